@@ -15,6 +15,8 @@ from typing import Protocol, runtime_checkable
 from missions.items import MavlinkItem
 
 __all__ = [
+    "DroneLink",
+    "SafetyParams",
     "LinkState",
     "FlightMode",
     "Telemetry",
@@ -25,6 +27,25 @@ __all__ = [
     "NotConnected",
     "NotReady",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class DroneLink:
+    """How to reach one configured drone."""
+
+    drone_id: str
+    url: str  # MAVSDK connection URL, e.g. "udpin://0.0.0.0:14540"
+    system_id: int  # MAVLink system id (PX4 SITL instance i has i+1)
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyParams:
+    """PX4 parameters the controller relies on; set and read back on every (re)connection."""
+
+    nav_dll_act: int = 2  # data-link loss action: 2 = Return mode
+    com_dl_loss_t_s: float = 10.0  # data-link loss timeout
+    rtl_return_alt_m: float = 60.0  # RTL climbs to this above home (must clear buildings)
+    gf_action: int = 3  # geofence breach action: 3 = Return mode
 
 
 class LinkState(enum.StrEnum):
