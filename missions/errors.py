@@ -1,0 +1,41 @@
+"""Errors raised by ``missions``.
+
+All errors are ordinary Python exceptions with a message meant for an operator: they name the
+thing that is wrong (a GeoJSON feature by index and name, a zone, a start or goal point) and why.
+
+Other modules of ``missions`` add their own errors here (additively).
+"""
+
+from __future__ import annotations
+
+__all__ = ["MissionsError", "AirspaceError", "NoRouteError", "AltitudeError"]
+
+
+class MissionsError(Exception):
+    """Base class of every error raised on purpose by ``missions``."""
+
+
+class AirspaceError(MissionsError, ValueError):
+    """Airspace data is invalid (bad GeoJSON, self-intersecting polygon, coordinate out of range,
+    unknown zone kind, missing radius...). The message names the feature by index and name."""
+
+
+class NoRouteError(MissionsError):
+    """No legal route exists: start or goal inside a (buffered) zone, or the goal is enclosed.
+
+    Attributes
+    ----------
+    reason : str
+        Machine-readable reason: ``"start_in_zone"``, ``"goal_in_zone"``, ``"unreachable"``.
+    zone : str or None
+        Name of the zone involved, when one is.
+    """
+
+    def __init__(self, message: str, *, reason: str = "unreachable", zone: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.zone = zone
+
+
+class AltitudeError(MissionsError, ValueError):
+    """A requested altitude is above the airspace's maximum altitude or otherwise illegal."""
