@@ -39,3 +39,23 @@ class NoRouteError(MissionsError):
 
 class AltitudeError(MissionsError, ValueError):
     """A requested altitude is above the airspace's maximum altitude or otherwise illegal."""
+
+
+# --- mission formats, energy and patterns (added by the mission-format/energy/patterns work) ---
+__all__ += ["MissionError", "PlanFormatError", "PatternError"]
+
+
+class MissionError(MissionsError, ValueError):
+    """A mission value or MAVLink item is invalid (a field out of range, an unknown mission type,
+    an item that cannot be represented). The message names the item index and the field."""
+
+
+class PlanFormatError(MissionsError, ValueError):
+    """A QGroundControl ``.plan`` document is malformed or uses something we cannot read.
+
+    The message gives the JSON path of the offending value (``mission.items[3].params``)."""
+
+
+class PatternError(MissionsError, ValueError):
+    """A flight pattern cannot be built from the given arguments (e.g. a search area that is
+    entirely inside no-fly zones, a non-positive track spacing)."""
