@@ -43,6 +43,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from mavsdk import logging as mavsdk_logging
 from mavsdk.asyncio import ComponentType, Configuration, Mavsdk, MavsdkError, System
 from mavsdk.asyncio.plugins.action import ActionAsync
 from mavsdk.asyncio.plugins.follow_me import FollowMeAsync, FollowMeError, TargetLocation
@@ -64,7 +65,7 @@ from dronectl.gateway import (
 )
 from missions.items import MavlinkItem, MissionType
 
-__all__ = ["MavsdkGateway", "to_mavsdk_item"]
+__all__ = ["MavsdkGateway", "to_mavsdk_item", "route_mavsdk_logs"]
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,32 @@ def to_mavsdk_item(item: MavlinkItem, *, mission_type: int | None = None) -> Mis
         z=float(item.z),
         mission_type=item.mission_type if mission_type is None else mission_type,
     )
+
+
+def route_mavsdk_logs(logger_name: str = "mavsdk") -> None:
+    """Send the native MAVSDK core's log lines to Python logging instead of stderr.
+
+    Process-wide (the native library has one log sink). Debug lines go out at DEBUG level, so
+    the usual ``logging`` configuration decides what is shown.
+
+    Parameters
+    ----------
+    logger_name : str
+        Name of the :mod:`logging` logger that receives the lines.
+    """
+    target = logging.getLogger(logger_name)
+    levels = {
+        mavsdk_logging.LogLevel.DEBUG: logging.DEBUG,
+        mavsdk_logging.LogLevel.INFO: logging.INFO,
+        mavsdk_logging.LogLevel.WARN: logging.WARNING,
+        mavsdk_logging.LogLevel.ERROR: logging.ERROR,
+    }
+
+    def handler(level: Any, message: str, file: str | None, line: int) -> bool:
+        target.log(levels.get(level, logging.INFO), "%s", message)
+        return True  # handled: keep it off stderr
+
+    mavsdk_logging.log_subscribe(handler)
 
 
 def _finite(value: float | None) -> float | None:
