@@ -82,6 +82,8 @@ _STATUSTEXT_WAIT_S = 0.5
 #: not notice, or somebody else changing them (e.g. from a ground station).
 _PARAM_RECHECK_S = 10.0
 _MAX_RATE_HZ = 20.0
+#: Window over which the position rate is checked against the configured rate.
+_RATE_WINDOW_S = 3.0
 
 # MAVSDK result names (the ``result`` enum of every plugin error) grouped by what they mean to us.
 _TIMEOUT_RESULTS = {"TIMEOUT"}
@@ -200,6 +202,9 @@ class _Drone:
     home_position_ok: bool = False
     armable: bool = False
     params_ok: bool = False
+    position_rx: deque[float] = field(default_factory=lambda: deque(maxlen=256))
+    rates_set_mono: float = 0.0  # when stream rates were last requested
+    connected_mono: float = 0.0
     connect_epoch: int = 0  # bumped on every (re)connection; stale param checks stop
     param_types: dict[str, bool] = field(default_factory=dict)  # name -> is_int, as learnt
     status_texts: deque[tuple[float, str]] = field(default_factory=lambda: deque(maxlen=64))
@@ -702,7 +707,29 @@ class MavsdkGateway:
             await asyncio.sleep(max(0.0, delay))
             if d.link_state is LinkState.CONNECTED and not self._is_link_up(d):
                 self._set_link(d, False)
+            self._check_rate(d)
             self._publish(d)
+
+    def _check_rate(self, d: _Drone) -> None:
+        """Ask for the stream rates again when positions arrive far below the configured rate.
+
+        A vehicle that rebooted faster than the link timeout (or dropped our request) is back
+        on its default rates without the link ever looking lost.
+        """
+        now = time.monotonic()
+        if (
+            d.link_state is not LinkState.CONNECTED
+            or now - d.connected_mono < _RATE_WINDOW_S
+            or now - d.rates_set_mono < _RATE_WINDOW_S
+        ):
+            return
+        recent = sum(1 for t in d.position_rx if t >= now - _RATE_WINDOW_S)
+        if recent < 0.6 * self._rate_hz * _RATE_WINDOW_S:
+            log.info("%s: %d positions in %g s, asking for %g Hz again",
+                     d.link.drone_id, recent, _RATE_WINDOW_S, self._rate_hz)
+            d.rates_set_mono = now
+            d.tasks = [t for t in d.tasks if not t.done()]
+            d.tasks.append(asyncio.create_task(self._set_rates(d), name=f"mavsdk-rates-{d.link.drone_id}"))
 
     # ------------------------------------------------------------------ discovery and streams
 
@@ -788,6 +815,7 @@ class MavsdkGateway:
                 return
             log.info("%s: link connected", d.link.drone_id)
             d.link_state = LinkState.CONNECTED
+            d.connected_mono = time.monotonic()
             d.params_ok = False
             d.connect_epoch += 1
             d.tasks = [t for t in d.tasks if not t.done()]
@@ -807,6 +835,7 @@ class MavsdkGateway:
         self._publish(d)
 
     def _on_position(self, d: _Drone, v: Any) -> None:
+        d.position_rx.append(time.monotonic())
         d.lat_deg = _finite(v.latitude_deg)
         d.lon_deg = _finite(v.longitude_deg)
         d.alt_amsl_m = _finite(v.absolute_altitude_m)
@@ -918,6 +947,7 @@ class MavsdkGateway:
         assert d.telemetry is not None
         tel = d.telemetry
         rate = self._rate_hz
+        d.rates_set_mono = time.monotonic()
         setters: Iterable[tuple[str, Callable[[float], Awaitable[Any]]]] = (
             ("position", tel.set_rate_position),
             ("velocity_ned", tel.set_rate_velocity_ned),
