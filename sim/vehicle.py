@@ -236,7 +236,7 @@ class _P:
     """Parameter values the step loop reads, cached until the table changes (cheap steps)."""
 
     __slots__ = ("version", "cruise", "vel_max", "up", "dn", "auto_up", "auto_dn", "tko", "land",
-                 "land_alt1", "land_alt2", "acc_hor", "acc_up", "acc_dn", "yaw_rate", "acc_rad",
+                 "land_alt1", "land_alt2", "acc_hor", "acc_hor_max", "acc_up", "acc_dn", "yaw_rate", "acc_rad",
                  "alt_rad", "tko_alt", "rtl_alt", "rtl_desc", "rtl_delay", "rtl_min_dist",
                  "dll_act", "dl_loss_t", "disarm_land", "disarm_prflt", "low_bat_act", "bat_low",
                  "bat_crit", "bat_emerg", "gf_action", "gf_hor", "gf_ver", "flw_ht", "flw_dst",
@@ -259,6 +259,7 @@ class _P:
         self.land_alt1 = g("MPC_LAND_ALT1")
         self.land_alt2 = g("MPC_LAND_ALT2")
         self.acc_hor = g("MPC_ACC_HOR")
+        self.acc_hor_max = g("MPC_ACC_HOR_MAX")
         self.acc_up = g("MPC_ACC_UP_MAX")
         self.acc_dn = g("MPC_ACC_DOWN_MAX")
         self.yaw_rate = g("MPC_YAWRAUTO_MAX")
@@ -395,7 +396,8 @@ class Vehicle:
             pm.roll_rad = pm.pitch_rad = 0.0
         else:
             acc_dn = p.acc_dn if self._armed else 9.81
-            pm.step(dt_s, vn, ve, vd, yaw, p.acc_hor, p.acc_up, acc_dn, p.yaw_rate)
+            acc_hor = p.acc_hor_max if self._sub == AutoSub.FOLLOW_TARGET else p.acc_hor
+            pm.step(dt_s, vn, ve, vd, yaw, acc_hor, p.acc_up, acc_dn, p.yaw_rate)
             if pm.alt_amsl_m <= self._ground_amsl_m and pm.vd_m_s >= 0.0:
                 self._touch_down(t)
 
@@ -493,6 +495,9 @@ class Vehicle:
 
     # -- commands (MAV_CMD) ---------------------------------------------------------------------
     def _rejected_once(self) -> CommandOutcome | None:
+        # Every command starts here: make sure cached parameter values are current.
+        if self._p.version != self._params.version:
+            self._p.load(self._params)
         if self._reject_next:
             self._reject_next = False
             return CommandOutcome(MavResult.TEMPORARILY_REJECTED, "Command temporarily rejected")
@@ -1049,7 +1054,7 @@ class Vehicle:
         dn = dn_t + p.flw_dst * math.cos(ang)
         de = de_t + p.flw_dst * math.sin(ang)
         # Feed-forward the target's velocity plus a braking approach to the follow point.
-        cn, ce, _ = velocity_toward(dn, de, p.vel_max, p.acc_hor)
+        cn, ce, _ = velocity_toward(dn, de, p.vel_max, p.acc_hor_max)
         vn = tvn + cn
         ve = tve + ce
         sp = math.hypot(vn, ve)
