@@ -644,7 +644,10 @@ class Vehicle:
             self._set_current(first_item)
         elif self._mis_finished:
             # PX4 restarts a finished mission from the beginning.
-            self._set_current(0)
+            self._mis_finished = False
+            self._mis_jumps = {}
+            self._mis_phase = "idle"
+            self._set_current(0, force_event=True)
         was_mission = self._main == MainMode.AUTO and self._sub == AutoSub.MISSION
         self._set_mode(MainMode.AUTO, AutoSub.MISSION)
         if was_mission:
@@ -901,7 +904,7 @@ class Vehicle:
         if sub == AutoSub.MISSION and self._mis_phase != "done" and self._mis_cur >= 0 \
                 and not self._mis_finished:
             self._mission_begin_from_ground()
-            return self._mis_phase == "takeoff"
+            return self._mis_phase in ("takeoff", "takeoff_item")
         return False
 
     def _guidance(self, t: float, dt_s: float) -> tuple[float, float, float, float | None]:
@@ -1360,8 +1363,8 @@ class Vehicle:
     def _failsafe_action(self, action: str, why: str) -> None:
         """Switch to a failsafe mode unless already there (hold / rtl / land)."""
         if action == "hold":
-            if not (self._main == MainMode.AUTO and self._sub == AutoSub.LOITER):
-                self._set_mode(MainMode.AUTO, AutoSub.LOITER)
+            self._set_mode(MainMode.AUTO, AutoSub.LOITER)
+            self._set_hold_here()  # even if already holding: stop at the current position
             self._text(SEV_CRITICAL, f"Failsafe activated: {why}, holding")
         elif action == "rtl":
             if self.position_ok:
