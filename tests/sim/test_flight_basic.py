@@ -81,8 +81,8 @@ async def test_arm_takeoff_hold_land_auto_disarm(make_fleet) -> None:
 
 
 async def test_goto_location(make_fleet) -> None:
-    fleet = make_fleet(speedup=5)
-    async with connect(fleet, speedup=5) as (f,):
+    fleet = make_fleet(speedup=10)
+    async with connect(fleet, speedup=10) as (f,):
         await f.wait_until_ready()
         await f.arm_and_takeoff()
         home = await f.tel.home()
