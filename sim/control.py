@@ -77,7 +77,6 @@ def apply_fault(runtime: Runtime, index: int, op: str, args: dict[str, Any]) -> 
     else:
         raise ControlError(f"unknown fault {op!r}; known: {', '.join(FAULTS)}")
     r.server.publish_events()
-    r.snapshot = r.vehicle.state
 
 
 def handle_request(runtime: Runtime, req: dict[str, Any]) -> Any:
@@ -98,7 +97,7 @@ def handle_request(runtime: Runtime, req: dict[str, Any]) -> Any:
         if not 0 <= index < len(runtime.runners):
             raise ControlError(f"no vehicle {index} (fleet has {len(runtime.runners)})")
         r = runtime.runners[index]
-        return {"state": state_to_dict(r.snapshot), "link_up": r.link_up}
+        return {"state": state_to_dict(r.vehicle.state), "link_up": r.link_up}
     apply_fault(runtime, index, str(op), req)
     return None
 

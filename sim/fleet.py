@@ -246,9 +246,11 @@ class Fleet:
 
     # -- true state -------------------------------------------------------------------------------
     def state(self, i: int) -> VehicleState:
-        """Vehicle ``i``'s true state as of the last simulation tick."""
+        """Vehicle ``i``'s true state now."""
         if self._runtime is not None:
-            return self._runtime.runners[i].snapshot
+            runner = self._runtime.runners[i]
+            # Read on the loop thread: a reply already on the wire implies the state we return.
+            return self._on_loop(lambda: runner.vehicle.state)
         return self._control().state(i)
 
     def link_up(self, i: int) -> bool:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from sim.link import PortInUseError, UdpLink, VehiclePorts
 from sim.mavlink.server import VehicleServer
-from sim.vehicle import Home, Vehicle, VehicleState
+from sim.vehicle import Home, Vehicle
 
 __all__ = ["VehicleSpec", "VehicleRunner", "Runtime", "MAX_SUBSTEP_S", "TICK_S", "PortInUseError"]
 
@@ -49,7 +49,6 @@ class VehicleRunner:
             self.vehicle, system_id=spec.system_id, send=self._send, links=names,
             clock=runtime.clock,
         )
-        self.snapshot: VehicleState = self.vehicle.state
         self.link_down_until_s: float | None = None  # simulated seconds
 
     async def open(self) -> None:
@@ -96,7 +95,6 @@ class VehicleRunner:
         for _ in range(n):
             self.vehicle.step(dt_s)
         self.server.poll()
-        self.snapshot = self.vehicle.state
 
 
 class Runtime:

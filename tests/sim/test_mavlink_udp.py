@@ -1,0 +1,158 @@
+"""Raw MAVLink over real UDP sockets (pymavlink framing, no MAVSDK): the mission protocol's
+retransmissions and recovery, the GCS link, and the link-loss fault dropping both directions."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from sim import Fleet, Home, free_udp_port
+from sim.items import MISSION
+from sim.mavlink.codec import Codec
+from sim.mavlink.codec import mavlink as m
+from tests.support.flight import next_sysid_base
+
+HOME = Home(-6.2088, 106.8456, 10.0)
+
+
+class RawGcs:
+    """A UDP socket speaking MAVLink as system 245 (pymavlink framing)."""
+
+    def __init__(self, listen_port: int) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", listen_port))
+        self.codec = Codec(245, 190)
+        self.peer: tuple[str, int] | None = None
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def send(self, msg: m.MAVLink_message, to: tuple[str, int] | None = None) -> None:
+        dest = to or self.peer
+        assert dest is not None, "nobody to talk to yet"
+        self.sock.sendto(self.codec.encode(msg), dest)
+
+    def recv(self, want: Callable[[m.MAVLink_message], bool], timeout_s: float) -> list[tuple[float, m.MAVLink_message]]:
+        """Every wanted message until ``timeout_s`` passes (with its arrival time)."""
+        got: list[tuple[float, m.MAVLink_message]] = []
+        end = time.monotonic() + timeout_s
+        while (left := end - time.monotonic()) > 0:
+            self.sock.settimeout(left)
+            try:
+                data, addr = self.sock.recvfrom(65535)
+            except TimeoutError:
+                break
+            self.peer = addr
+            for msg in self.codec.decode(data):
+                if want(msg):
+                    got.append((time.monotonic(), msg))
+        return got
+
+    def first(self, want: Callable[[m.MAVLink_message], bool], timeout_s: float = 5.0) -> m.MAVLink_message:
+        end = time.monotonic() + timeout_s
+        while (left := end - time.monotonic()) > 0:
+            self.sock.settimeout(left)
+            try:
+                data, addr = self.sock.recvfrom(65535)
+            except TimeoutError:
+                break
+            self.peer = addr
+            for msg in self.codec.decode(data):
+                if want(msg):
+                    return msg
+        raise AssertionError("expected message did not arrive")
+
+
+@pytest.fixture
+def fleet_and_gcs() -> Iterator[tuple[Fleet, RawGcs]]:
+    port = free_udp_port()
+    gcs = RawGcs(port)
+    fleet = Fleet([HOME], speedup=1.0, sysid_base=next_sysid_base(), api_ports=[port], gcs=False).start()
+    try:
+        gcs.first(lambda x: x.get_type() == "HEARTBEAT")
+        yield fleet, gcs
+    finally:
+        fleet.stop()
+        gcs.close()
+
+
+def _wp(sysid: int, seq: int) -> m.MAVLink_message:
+    return m.MAVLink_mission_item_int_message(
+        sysid, 1, seq, m.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT, m.MAV_CMD_NAV_WAYPOINT, 0, 1, 0, 1, 0, 0,
+        int((HOME.lat_deg + 0.0001 * seq) * 1e7), int(HOME.lon_deg * 1e7), 20.0, MISSION)
+
+
+def test_vehicle_retransmits_requests_then_completes_when_the_gcs_answers_late(fleet_and_gcs) -> None:
+    fleet, gcs = fleet_and_gcs
+    sysid = fleet.system_id(0)
+    gcs.send(m.MAVLink_mission_count_message(sysid, 1, 3, MISSION))
+    reqs = gcs.recv(lambda x: x.get_type() == "MISSION_REQUEST_INT", 1.2)
+    # PX4 re-requests every 250 ms: about 5 requests for item 0 in 1.2 s, all the same.
+    assert 3 <= len(reqs) <= 6, [t for t, _ in reqs]
+    assert {r.seq for _, r in reqs} == {0}
+    assert all(r.target_system == 245 and r.target_component == 190 for _, r in reqs)
+    for seq in range(3):
+        gcs.send(_wp(sysid, seq))
+        if seq < 2:
+            nxt = gcs.first(lambda x: x.get_type() == "MISSION_REQUEST_INT" and x.seq == seq + 1)
+            assert nxt.seq == seq + 1
+    ack = gcs.first(lambda x: x.get_type() == "MISSION_ACK")
+    assert ack.type == m.MAV_MISSION_ACCEPTED and ack.mission_type == MISSION
+    assert fleet.state(0).mission_count == 3
+    # The final ACK "got lost": the GCS repeats the last item and gets the ACK again.
+    gcs.send(_wp(sysid, 2))
+    assert gcs.first(lambda x: x.get_type() == "MISSION_ACK").type == m.MAV_MISSION_ACCEPTED
+    # A repeated MISSION_COUNT (GCS retry) restarts at item 0.
+    gcs.send(m.MAVLink_mission_count_message(sysid, 1, 2, MISSION))
+    gcs.send(m.MAVLink_mission_count_message(sysid, 1, 2, MISSION))
+    first = gcs.first(lambda x: x.get_type() == "MISSION_REQUEST_INT")
+    assert first.seq == 0
+    gcs.send(_wp(sysid, 0))
+    gcs.first(lambda x: x.get_type() == "MISSION_REQUEST_INT" and x.seq == 1)
+    gcs.send(_wp(sysid, 1))
+    assert gcs.first(lambda x: x.get_type() == "MISSION_ACK").type == m.MAV_MISSION_ACCEPTED
+    # Download answers every request, in any order.
+    gcs.send(m.MAVLink_mission_request_list_message(sysid, 1, MISSION))
+    assert gcs.first(lambda x: x.get_type() == "MISSION_COUNT").count == 2
+    gcs.send(m.MAVLink_mission_request_int_message(sysid, 1, 1, MISSION))
+    item = gcs.first(lambda x: x.get_type() == "MISSION_ITEM_INT")
+    assert item.seq == 1 and item.x == int((HOME.lat_deg + 0.0001) * 1e7)
+
+
+def test_link_loss_fault_drops_both_directions(fleet_and_gcs) -> None:
+    fleet, gcs = fleet_and_gcs
+    sysid = fleet.system_id(0)
+    gcs.send(m.MAVLink_ping_message(1, 1, 0, 0))
+    assert gcs.first(lambda x: x.get_type() == "PING").target_system == 245
+    fleet.link_loss(0)  # until restored
+    time.sleep(0.1)
+    gcs.recv(lambda x: True, 0.05)  # drain what was already in flight
+    gcs.send(m.MAVLink_param_set_message(sysid, 1, b"MPC_XY_CRUISE", 9.0, m.MAV_PARAM_TYPE_REAL32))
+    assert gcs.recv(lambda x: True, 1.5) == []  # nothing out, not even heartbeats
+    assert not fleet.link_up(0)
+    fleet.restore_link(0)
+    assert gcs.first(lambda x: x.get_type() == "HEARTBEAT", 3.0).get_srcSystem() == sysid
+    # The PARAM_SET sent during the outage never reached the vehicle.
+    gcs.send(m.MAVLink_param_request_read_message(sysid, 1, b"MPC_XY_CRUISE", -1))
+    pv = gcs.first(lambda x: x.get_type() == "PARAM_VALUE")
+    assert pv.param_value == pytest.approx(5.0)
+
+
+def test_gcs_link_sends_to_the_gcs_port_and_answers_there() -> None:
+    gcs_port = free_udp_port()
+    listen = free_udp_port()
+    gcs = RawGcs(gcs_port)
+    fleet = Fleet([HOME], sysid_base=next_sysid_base(), api_ports=[free_udp_port()], gcs=True,
+                  gcs_port=gcs_port, gcs_listen_base=listen).start()
+    try:
+        hb = gcs.first(lambda x: x.get_type() == "HEARTBEAT")
+        assert hb.get_srcSystem() == fleet.system_id(0) and hb.autopilot == m.MAV_AUTOPILOT_PX4
+        assert gcs.peer == ("127.0.0.1", listen)
+        gcs.send(m.MAVLink_param_request_read_message(fleet.system_id(0), 1, b"RTL_RETURN_ALT", -1))
+        assert gcs.first(lambda x: x.get_type() == "PARAM_VALUE").param_value == pytest.approx(30.0)
+    finally:
+        fleet.stop()
+        gcs.close()
