@@ -725,11 +725,29 @@ class MavsdkGateway:
             return
         recent = sum(1 for t in d.position_rx if t >= now - _RATE_WINDOW_S)
         if recent < 0.6 * self._rate_hz * _RATE_WINDOW_S:
-            log.info("%s: %d positions in %g s, asking for %g Hz again",
-                     d.link.drone_id, recent, _RATE_WINDOW_S, self._rate_hz)
             d.rates_set_mono = now
-            d.tasks = [t for t in d.tasks if not t.done()]
-            d.tasks.append(asyncio.create_task(self._set_rates(d), name=f"mavsdk-rates-{d.link.drone_id}"))
+            self._resync(d, f"{recent} positions in {_RATE_WINDOW_S:g} s, wanted {self._rate_hz:g} Hz")
+
+    def _resync(self, d: _Drone, why: str) -> None:
+        """Treat the vehicle as freshly booted: stream rates and safety parameters again.
+
+        Used when the vehicle shows signs of having lost what we set on it without the link
+        dropping (a reboot faster than MAVSDK's 3 s heartbeat timeout restarts the estimator and
+        forgets stream rates). ``params_ok`` is False until confirmed again.
+        """
+        if d.link_state is not LinkState.CONNECTED or self._closed:
+            return
+        log.info("%s: re-checking rates and safety parameters (%s)", d.link.drone_id, why)
+        d.params_ok = False
+        d.connect_epoch += 1
+        d.tasks = [t for t in d.tasks if not t.done()]
+        d.tasks.append(
+            asyncio.create_task(
+                self._on_connected(d, d.connect_epoch), name=f"mavsdk-params-{d.link.drone_id}"
+            )
+        )
+        self._changed(d)
+        self._publish(d)
 
     # ------------------------------------------------------------------ discovery and streams
 
@@ -859,9 +877,16 @@ class MavsdkGateway:
             self._publish(d)
 
     def _on_health(self, d: _Drone, v: Any) -> None:
+        lost_position = (d.global_position_ok and not v.is_global_position_ok) or (
+            d.home_position_ok and not v.is_home_position_ok
+        )
         d.global_position_ok = bool(v.is_global_position_ok)
         d.home_position_ok = bool(v.is_home_position_ok)
         d.armable = bool(v.is_armable)
+        if lost_position:
+            # Estimator restarted (reboot) or GPS lost: not dispatchable either way, so this is
+            # the moment to re-verify the parameters a reboot may have reset.
+            self._resync(d, "global/home position no longer ok")
 
     def _on_status_text(self, d: _Drone, v: Any) -> None:
         text = str(v.text).strip()
