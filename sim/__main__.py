@@ -87,31 +87,35 @@ def _run_parser() -> argparse.ArgumentParser:
 
 
 def _client_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m sim", description="Talk to a running simulated fleet.")
-    p.add_argument("--control-port", type=int, default=CONTROL_PORT, metavar="PORT")
+    # --vehicle / --control-port are accepted anywhere on the line (before or after the fault kind).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--vehicle", type=int, default=argparse.SUPPRESS, metavar="I",
+                        help="vehicle index (default 0)")
+    common.add_argument("--control-port", type=int, default=argparse.SUPPRESS, metavar="PORT",
+                        help=f"the fleet's control port (default {CONTROL_PORT})")
+    p = argparse.ArgumentParser(prog="python -m sim", parents=[common],
+                                description="Talk to a running simulated fleet.")
     sub = p.add_subparsers(dest="cmd", required=True)
-    f = sub.add_parser("fault", help="inject a fault")
-    f.add_argument("--vehicle", type=int, default=0, metavar="I")
-    f.add_argument("--control-port", type=int, default=argparse.SUPPRESS, metavar="PORT")
+    f = sub.add_parser("fault", parents=[common], help="inject a fault")
     kinds = f.add_subparsers(dest="kind", required=True)
-    ll = kinds.add_parser("link-loss", help="drop the vehicle's links for T simulated seconds")
+    ll = kinds.add_parser("link-loss", parents=[common],
+                          help="drop the vehicle's links for T simulated seconds (omit T: until restored)")
     ll.add_argument("duration_s", type=float, nargs="?", default=None, metavar="T")
-    kinds.add_parser("link-restore", help="end a link loss")
-    gl = kinds.add_parser("gps-loss", help="GPS fix lost (on) or back (off)")
+    kinds.add_parser("link-restore", parents=[common], help="end a link loss")
+    gl = kinds.add_parser("gps-loss", parents=[common], help="GPS fix lost (on) or back (off)")
     gl.add_argument("onoff", choices=["on", "off"], nargs="?", default="on")
-    b = kinds.add_parser("battery", help="set remaining battery percentage")
+    b = kinds.add_parser("battery", parents=[common], help="set remaining battery percentage")
     b.add_argument("pct", type=float)
-    kinds.add_parser("reject-next", help="answer the next command TEMPORARILY_REJECTED")
-    kinds.add_parser("reboot", help="reboot the vehicle")
-    s = sub.add_parser("state", help="print a vehicle's true state as JSON")
-    s.add_argument("--vehicle", type=int, default=0, metavar="I")
-    s.add_argument("--control-port", type=int, default=argparse.SUPPRESS, metavar="PORT")
+    kinds.add_parser("reject-next", parents=[common], help="answer the next command TEMPORARILY_REJECTED")
+    kinds.add_parser("reboot", parents=[common], help="reboot the vehicle")
+    sub.add_parser("state", parents=[common], help="print a vehicle's true state as JSON")
     return p
 
 
 def _client_main(argv: Sequence[str]) -> int:
     args = _client_parser().parse_args(argv)
-    client = ControlClient(args.control_port)
+    args.vehicle = getattr(args, "vehicle", 0)
+    client = ControlClient(getattr(args, "control_port", CONTROL_PORT))
     try:
         if args.cmd == "state":
             reply = client.call("state", vehicle=args.vehicle)

@@ -1,0 +1,173 @@
+"""``python -m sim`` as a user runs it: MAVSDK flies three vehicles on PX4's port layout with no
+sim-specific code; faults and state through the CLI; clean Ctrl-C; a one-line error for a taken port."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mavsdk.plugins.telemetry import FlightMode
+
+from sim import ControlClient, free_udp_port
+from tests.support.flight import connect, next_sysid_base
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_base_port(n: int) -> int:
+    """A base port P with P..P+n-1 and P+40..P+40+n-1 free on 127.0.0.1 (PX4's layout)."""
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20000, 60000)
+        socks = []
+        try:
+            for port in [base + i for i in range(n)] + [base + 40 + i for i in range(n)]:
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free port block")
+
+
+def _sim(*args: str) -> list[str]:
+    return [sys.executable, "-m", "sim", *args]
+
+
+class CliFleet:
+    """What tests.support.flight.connect needs, known from the CLI's arguments alone."""
+
+    def __init__(self, n: int, base_port: int, sysid_base: int, control_port: int) -> None:
+        self.n, self.base_port, self.sysid_base = n, base_port, sysid_base
+        self.client = ControlClient(control_port)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def api_url(self, i: int) -> str:
+        return f"udpin://0.0.0.0:{self.base_port + i}"  # exactly PX4 SITL instance i's
+
+    def system_id(self, i: int) -> int:
+        return self.sysid_base + i
+
+    @property
+    def sim_time_s(self) -> float:
+        return float(self.client.call("info")["sim_time_s"])
+
+
+def _wait_line(proc: subprocess.Popen[str], needle: str, timeout_s: float = 30.0) -> list[str]:
+    lines: list[str] = []
+    end = time.monotonic() + timeout_s
+    assert proc.stdout is not None
+    while time.monotonic() < end:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if needle in line:
+            return lines
+    raise AssertionError(f"{needle!r} not printed; got {lines}")
+
+
+@pytest.fixture
+def cli_fleet(big_executor: None) -> Iterator[tuple[CliFleet, subprocess.Popen[str]]]:
+    n = 3
+    base = _free_base_port(n)
+    sysid = next_sysid_base(n)
+    control = free_udp_port()
+    proc = subprocess.Popen(
+        _sim("--vehicles", str(n), "--base-port", str(base), "--speedup", "5", "--no-gcs",
+             "--sysid-base", str(sysid), "--control-port", str(control)),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    try:
+        _wait_line(proc, "Ctrl-C stops")
+        yield CliFleet(n, base, sysid, control), proc
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        assert proc.stdout is not None
+        proc.stdout.close()
+
+
+@pytest.mark.flight
+async def test_python_m_sim_three_vehicles_flown_by_plain_mavsdk(cli_fleet) -> None:
+    fleet, proc = cli_fleet
+    async with connect(fleet, speedup=5) as flights:
+        assert [f.system_id for f in flights] == [fleet.system_id(i) for i in range(3)]
+        await asyncio.gather(*(f.wait_until_ready() for f in flights))
+        for f in flights:
+            await f.action.arm()
+            await f.action.takeoff()
+        await asyncio.gather(*(f.wait_until_altitude(2.5, 0.3) for f in flights))
+
+        # A fault through the CLI: vehicle 2's battery drops below BAT_LOW_THR -> it returns.
+        out = subprocess.run(
+            _sim("fault", "battery", "12", "--vehicle", "2", "--control-port", str(fleet.client.port)),
+            capture_output=True, text=True, cwd=ROOT, timeout=30)
+        assert out.returncode == 0, out.stderr
+        assert "ok" in out.stdout
+        await flights[2].wait_flight_mode(FlightMode.RETURN_TO_LAUNCH, 10)
+        assert await flights[0].tel.flight_mode() == FlightMode.HOLD
+
+        state = subprocess.run(
+            _sim("state", "--vehicle", "2", "--control-port", str(fleet.client.port)),
+            capture_output=True, text=True, cwd=ROOT, timeout=30)
+        assert state.returncode == 0, state.stderr
+        st = json.loads(state.stdout)
+        assert st["state"]["battery_pct"] == pytest.approx(12.0, abs=0.5) and st["link_up"] is True
+
+        await asyncio.gather(*(f.action.land() for f in flights[:2]))
+        await asyncio.gather(*(f.wait_until_landed(120) for f in flights))
+
+
+def test_ctrl_c_stops_cleanly() -> None:
+    control = free_udp_port()
+    proc = subprocess.Popen(
+        _sim("--vehicles", "2", "--base-port", str(_free_base_port(2)), "--no-gcs", "--control-port",
+             str(control)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    _wait_line(proc, "Ctrl-C stops")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0
+    assert "stopped" in out
+    assert "Traceback" not in err
+
+
+def test_taken_port_is_a_one_line_error() -> None:
+    base = _free_base_port(1)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", base + 40))  # the port vehicle 0 listens on
+        out = subprocess.run(
+            _sim("--vehicles", "1", "--base-port", str(base), "--no-gcs", "--control-port",
+                 str(free_udp_port())), capture_output=True, text=True, cwd=ROOT, timeout=30)
+    assert out.returncode == 1
+    assert "Traceback" not in out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "already in use" in lines[0] and str(base + 40) in lines[0]
+
+
+def test_bad_arguments_and_no_simulator_are_clear_errors() -> None:
+    out = subprocess.run(_sim("--home", "200,0,0"), capture_output=True, text=True, cwd=ROOT, timeout=30)
+    assert out.returncode == 2 and "latitude" in out.stderr and "Traceback" not in out.stderr
+    out = subprocess.run(_sim("fault", "reboot", "--control-port", str(free_udp_port())),
+                         capture_output=True, text=True, cwd=ROOT, timeout=30)
+    assert out.returncode == 1 and "no simulator answers" in out.stderr and "Traceback" not in out.stderr
