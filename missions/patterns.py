@@ -368,26 +368,37 @@ def orbit_waypoints(
     keep = list(range(n + 1))
     adj: list[Adjustment] = []
     if space.blocked is not None:
-        ok = [space.point_ok(*p) for p in pts]
-        chord = [ok[k] and ok[k + 1] and space.leg_ok(pts[k], pts[k + 1]) for k in range(n)]
+        ok = [space.point_ok(*p) for p in pts[:n]]
+        # chord k joins point k to point k+1 (point n is point 0 again: the circle is cyclic)
+        chord = [ok[k] and ok[(k + 1) % n] and space.leg_ok(pts[k], pts[k + 1]) for k in range(n)]
         if not all(chord):
-            # longest run of consecutive clear chords (the circle's points 0..n, n == 0 closed)
-            best: tuple[int, int] = (0, -1)
-            start = None
-            for k in range(n + 1):
-                if k < n and chord[k]:
-                    start = k if start is None else start
-                else:
-                    if start is not None and k - start > best[1] - best[0]:
-                        best = (start, k)
-                    start = None
-            keep = list(range(best[0], best[1] + 1)) if best[1] >= 0 else [k for k in range(n + 1) if ok[k]][:1]
-            for k in range(n + 1):
-                if k not in keep:
+            # the longest cyclic run of clear chords, as (first chord, number of chords)
+            best = (0, 0)
+            for k in range(n):
+                if chord[k] and not chord[k - 1]:
+                    m = 0
+                    while m < n and chord[(k + m) % n]:
+                        m += 1
+                    if m > best[1]:
+                        best = (k, m)
+            if best[1] > 0:
+                keep = [(best[0] + j) % n for j in range(best[1] + 1)]
+            else:
+                keep = [k for k in range(n) if ok[k]][:1]
+            blocking = None
+            for k in range(n):
+                if not ok[k]:
+                    blocking = space.why(*pts[k])[2]
+                    break
+            if blocking is None:
+                blocking = next(space.leg_zone(pts[k], pts[k + 1]) for k in range(n) if not chord[k])
+            kept = set(keep)
+            for k in range(n):
+                if k not in kept:
                     lat, lon = pts[k]
                     if ok[k]:
-                        zone = space.leg_zone(pts[k], pts[(k + 1) % (n + 1)]) or space.leg_zone(pts[k - 1], pts[k])
-                        code, reason = "leg", f"outside the longest flyable arc (the circle crosses zone {zone!r})"
+                        code, zone = "leg", blocking
+                        reason = f"outside the longest flyable arc (the circle crosses zone {zone!r})"
                     else:
                         code, reason, zone = space.why(lat, lon)
                     adj.append(Adjustment(k, lat, lon, "dropped", code, reason, zone))
@@ -586,9 +597,11 @@ def lawnmower(
         raise PatternError(f"area: not a valid polygon ({shapely.validation.explain_validity(poly)})")
     space = _Space(airspace, frame, alt, at, margin_m)
     free = poly
+    clear = None
     if space.blocked is not None:
         # half a metre of clearance so that track ends are strictly outside the grown zones
-        free = poly.difference(space.blocked.buffer(0.5))
+        clear = space.blocked.buffer(0.5)
+        free = poly.difference(clear)
         if free.is_empty or free.area < 1e-6:
             raise PatternError("area: lies entirely inside no-fly zones (or their margins)")
     if track_bearing_deg is None:
@@ -607,7 +620,7 @@ def lawnmower(
     n = max(1, math.ceil((maxy - miny) / s - 1e-9))
     # centre the tracks on the area's height
     y0 = (miny + maxy) / 2.0 - (n - 1) * s / 2.0
-    blocked_rot = None if space.blocked is None else affinity.rotate(space.blocked, -angle, origin=(0.0, 0.0))
+    blocked_rot = None if clear is None else affinity.rotate(clear, -angle, origin=(0.0, 0.0))
     rows: list[list[tuple[float, float]]] = []
     for k in range(n):
         y = y0 + k * s
@@ -733,6 +746,19 @@ def _offset(lat: float, lon: float, heading_deg: float, ahead_m: float, lateral_
     return float(a), float(b)
 
 
+def _offsets(samples: Sequence[tuple[float, float, float]], ahead_m: float, lateral_m: float) -> list[tuple[float, float]]:
+    """`_offset` for many (lat, lon, heading) samples at once, in one frame centred on them
+    (within millimetres of per-point frames for routes of a few kilometres)."""
+    arr = np.array(samples, dtype=float)
+    f = LocalFrame.for_points(arr[:, 0], arr[:, 1])
+    x, y = f.to_xy(arr[:, 0], arr[:, 1])
+    h = np.radians(arr[:, 2])
+    tx = np.asarray(x) + ahead_m * np.sin(h) + lateral_m * np.cos(h)
+    ty = np.asarray(y) + ahead_m * np.cos(h) - lateral_m * np.sin(h)
+    lat, lon = f.to_latlon(tx, ty)
+    return [(float(a), float(b)) for a, b in zip(np.atleast_1d(lat), np.atleast_1d(lon), strict=True)]
+
+
 def escort_along_route(
     route: Sequence[tuple[float, float]],
     *,
@@ -787,7 +813,7 @@ def escort_along_route(
     if not samples:
         raise PatternError("route: all points coincide; use escort_from_fixes")
     samples.append(final)
-    targets = [_offset(lat, lon, h, ahead_m, lateral_m) for lat, lon, h in samples]
+    targets = _offsets(samples, ahead_m, lateral_m)
     frame = LocalFrame.for_points([t[0] for t in targets], [t[1] for t in targets])
     space = _Space(airspace, frame, alt, at, margin_m)
     moved, adj = _move_points(targets, space)
