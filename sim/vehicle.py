@@ -593,7 +593,7 @@ class Vehicle:
             if sub == AutoSub.MISSION:
                 return self._start_mission_mode(None)
             if sub == AutoSub.TAKEOFF:
-                return self.takeoff(None) if not self._reject_next else self.takeoff(None)
+                return self.takeoff(None)
             if sub == AutoSub.LAND:
                 self._set_mode(MainMode.AUTO, AutoSub.LAND)
                 return CommandOutcome(MavResult.ACCEPTED)
