@@ -22,3 +22,122 @@ __all__ = [
     "bearing_deg",
     "destination",
 ]
+
+# --- mission formats, energy and patterns (appended by the mission-format/energy/patterns work) ---
+from missions.energy import (  # noqa: E402
+    EnergyProfile,
+    Feasibility,
+    FlightEstimate,
+    LegEstimate,
+    Wind,
+    assess_feasibility,
+    eta_s,
+    ground_speed_m_s,
+    leg_estimate,
+    max_onscene_s,
+    mission_estimate,
+    path_estimate,
+)
+from missions.errors import MissionError, PatternError, PlanFormatError  # noqa: E402
+from missions.geofence import FenceCircle, FencePolygon, Geofence  # noqa: E402
+from missions.geojson import geofence_to_geojson, mission_to_geojson, pattern_to_geojson, route_to_geojson  # noqa: E402
+from missions.items import Cmd, Frame, MavlinkItem, MissionType  # noqa: E402
+from missions.mission import (  # noqa: E402
+    ChangeSpeed,
+    Delay,
+    HomePosition,
+    Land,
+    LoiterTime,
+    Mission,
+    MissionItem,
+    NavWaypoint,
+    Orbit,
+    RallyPoint,
+    RawItem,
+    ReturnToLaunch,
+    SetRoi,
+    Takeoff,
+)
+from missions.patterns import (  # noqa: E402
+    Adjustment,
+    OfficerFix,
+    OfficerMotion,
+    Pattern,
+    escort_along_route,
+    escort_from_fixes,
+    expanding_square,
+    lawnmower,
+    officer_motion,
+    onscene_hold,
+    orbit_item,
+    orbit_waypoints,
+)
+from missions.qgc import dumps_plan, load_plan, loads_plan, plan_from_dict, plan_to_dict, save_plan  # noqa: E402
+
+__all__ += [
+    # errors
+    "MissionError",
+    "PlanFormatError",
+    "PatternError",
+    # MAVLink items and the Mission value type
+    "MavlinkItem",
+    "MissionType",
+    "Frame",
+    "Cmd",
+    "Mission",
+    "MissionItem",
+    "NavWaypoint",
+    "Takeoff",
+    "Land",
+    "ReturnToLaunch",
+    "LoiterTime",
+    "Orbit",
+    "Delay",
+    "ChangeSpeed",
+    "SetRoi",
+    "RawItem",
+    "HomePosition",
+    "RallyPoint",
+    # geofence
+    "Geofence",
+    "FencePolygon",
+    "FenceCircle",
+    # QGroundControl .plan
+    "plan_to_dict",
+    "plan_from_dict",
+    "dumps_plan",
+    "loads_plan",
+    "save_plan",
+    "load_plan",
+    # GeoJSON
+    "mission_to_geojson",
+    "geofence_to_geojson",
+    "route_to_geojson",
+    "pattern_to_geojson",
+    # energy and feasibility
+    "EnergyProfile",
+    "Wind",
+    "LegEstimate",
+    "FlightEstimate",
+    "Feasibility",
+    "ground_speed_m_s",
+    "leg_estimate",
+    "path_estimate",
+    "mission_estimate",
+    "eta_s",
+    "assess_feasibility",
+    "max_onscene_s",
+    # patterns
+    "Pattern",
+    "Adjustment",
+    "OfficerFix",
+    "OfficerMotion",
+    "onscene_hold",
+    "orbit_waypoints",
+    "orbit_item",
+    "expanding_square",
+    "lawnmower",
+    "officer_motion",
+    "escort_along_route",
+    "escort_from_fixes",
+]
