@@ -1,13 +1,17 @@
 """PX4-like parameter store. CONTRACT: signatures below are pinned; the model's owner fills them in.
 
 Names, types and defaults follow PX4's parameter definitions (``*_params.c`` / ``module.yaml`` in
-PX4-Autopilot, v1.14-v1.17) for the SITL SIH quadrotor (airframe 10040). Where PX4's SITL start-up
-scripts override a default (``COM_RC_IN_MODE=1``), the SITL value is used, because that is what a
-MAVSDK client sees from ``px4_sitl_default``.
+PX4-Autopilot, v1.14-v1.17) for the SITL SIH quadrotor (airframe 10040). Read from PX4's sources:
+FLW_TGT_* (follow_target_params.c, the six MAVSDK's FollowMe plugin reads), GF_ACTION=2,
+RTL_LAND_DELAY=0, MIS_DIST_1WP=10000; the SITL values measured in the shared wire notes:
+COM_RC_IN_MODE=1 (SITL start-up override), NAV_DLL_ACT=0, COM_DL_LOSS_T=10, COM_DISARM_PRFLT=10,
+COM_DISARM_LAND=2, MIS_TAKEOFF_ALT=2.5, RTL_RETURN_ALT=30. The rest are PX4's documented defaults
+as known to the author (MPC_*, NAV_*, BAT_*); ranges are PX4's @min/@max where known.
 
 Deliberate deviation (documented so nobody is surprised): ``COM_LOW_BAT_ACT`` defaults to 3 here
 (PX4: 0 = warning only) and value 3 means "Return at low, land at critical" in this simulator, because
 the project's issue asks that low battery -> RTL and critical -> land out of the box.
+``BAT1_CAPACITY`` is 5000 mAh (PX4: -1, unknown) so that the current estimate has a pack to refer to.
 
 Example
 -------

@@ -12,6 +12,39 @@ owner fills in the bodies and may add members, but must not change these signatu
   status texts.
 * Faults are set on the model (GPS loss, battery level, reject next command, reboot); link loss is
   done by the link layer, and the model sees it as missing GCS heartbeats (:meth:`gcs_heartbeat`).
+
+BEHAVIOUR (PX4 multicopter, checked against PX4's Commander/Navigator sources where noted)
+
+* Boot: disarmed, POSCTL, on the ground; the estimator reports a position only after
+  :data:`ESTIMATOR_CONVERGE_S` simulated seconds. Arming before that, or with GPS lost, critical
+  battery, outside the geofence or in MISSION with an invalid mission is refused with
+  TEMPORARILY_REJECTED and a STATUSTEXT "Arming denied: ..." (PX4's Commander answers a refused
+  arm, and a refused mode switch "Switching to <mode> is currently not possible", with
+  TEMPORARILY_REJECTED; MAVSDK maps both to COMMAND_DENIED). Home is set where the vehicle arms.
+* Auto-disarm: COM_DISARM_PRFLT after arming without taking off, COM_DISARM_LAND after landing.
+* Takeoff: accepted even disarmed (PX4 switches to AUTO.TAKEOFF and lifts off once armed); climbs
+  at MPC_TKO_SPEED to MIS_TAKEOFF_ALT (or the given altitude), then AUTO.LOITER.
+* Hold/reposition: fly at MPC_XY_CRUISE (or DO_CHANGE_SPEED) and hold; POSCTL holds in place.
+* Mission: from the ground a vertical takeoff to max(MIS_TAKEOFF_ALT, first item altitude) first;
+  NAV_WAYPOINT (acceptance radius param2 or NAV_ACC_RAD, NAV_MC_ALT_RAD vertically, hold param1),
+  NAV_TAKEOFF, NAV_LAND, NAV_LOITER_TIME/UNLIM, NAV_DELAY, NAV_RETURN_TO_LAUNCH (switches to
+  AUTO.RTL), DO_CHANGE_SPEED, DO_JUMP; other DO items are acknowledged and skipped. Frames 3/6/10/11
+  are relative to home, 0/5 AMSL. After the last item: ``mission_finished`` and loiter there in
+  MISSION (PX4); starting a finished mission restarts it at item 0. MIS_DIST_1WP and fence checks
+  reject a mission at start ("Mission rejected: ...", DENIED; "no mission" when empty).
+* RTL: climb to RTL_RETURN_ALT (if further than RTL_MIN_DIST), return at cruise speed, descend to
+  RTL_DESCEND_ALT, wait RTL_LAND_DELAY, land over home. Land: MPC_Z_V_AUTO_DN above MPC_LAND_ALT1,
+  MPC_LAND_SPEED below MPC_LAND_ALT2, linear between.
+* Orbit (DO_ORBIT) runs in POSCTL with sub mode 1 (PX4's POSCTL_ORBIT); follow target keeps
+  FLW_TGT_DST at FLW_TGT_FA from the target's course, FLW_TGT_HT above home (FLW_TGT_ALT_M 0/1) or
+  the target (2), predicting the target with its velocity between FOLLOW_TARGET messages.
+* Failsafes: data-link loss after COM_DL_LOSS_T without GCS heartbeat, once a GCS was heard ->
+  NAV_DLL_ACT (0 none, 1 hold, 2 RTL, 3 land, 5 terminate as land, 6 disarm); battery below
+  BAT_LOW_THR / BAT_CRIT_THR / BAT_EMERGEN_THR -> COM_LOW_BAT_ACT (sim default 3: RTL at low, land
+  at critical; see :mod:`sim.params`), each level once; geofence (fence items and GF_MAX_HOR_DIST /
+  GF_MAX_VER_DIST) breach -> GF_ACTION (1 warn, 2 hold, 3 RTL, 4 terminate as land, 5 land);
+  GPS loss in the air -> land (PX4's descend), position modes refused until GPS is back and
+  :data:`GPS_RECOVER_S` have passed. Failsafe actions only act while armed in the air.
 """
 
 from __future__ import annotations
@@ -45,6 +78,7 @@ __all__ = [
     "Home",
     "POSCTL_ORBIT_SUB",
     "ESTIMATOR_CONVERGE_S",
+    "GPS_RECOVER_S",
 ]
 
 
