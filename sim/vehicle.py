@@ -394,7 +394,8 @@ class Vehicle:
         self._gcs_seen = False
         self._gcs_last_s = 0.0
         self._dl_lost = False
-        self._bat_level = 0  # 0 ok, 1 low, 2 critical, 3 emergency (latched until recharged)
+        self._bat_level = 0  # 0 ok, 1 low, 2 critical, 3 emergency: last level announced
+        self._bat_acted = 0  # highest level acted on during this flight
         self._gf_breached = False
         self._gf_next_check_s = 0.0
         self._gps_failsafe = False
@@ -836,8 +837,10 @@ class Vehicle:
     def set_battery_pct(self, pct: float) -> None:
         frac = min(100.0, max(0.0, float(pct))) / 100.0
         self._battery.set_remaining(frac)
-        # A recharge (or a set above a threshold) re-arms the warnings for that level.
-        self._bat_level = min(self._bat_level, self._battery_level_of(frac))
+        # A recharge (or a set above a threshold) re-arms the warnings and actions for that level.
+        lvl = self._battery_level_of(frac)
+        self._bat_level = min(self._bat_level, lvl)
+        self._bat_acted = min(self._bat_acted, lvl)
 
     def reject_next_command(self) -> None:
         """The next command is answered TEMPORARILY_REJECTED (then normal service resumes)."""
@@ -868,6 +871,7 @@ class Vehicle:
         if armed:
             self._armed_at_s = t
             self._flew_since_arm = False
+            self._bat_acted = 0
             self._dl_lost = False
             if self._gcs_seen:
                 self._gcs_last_s = t  # start the link-loss timer afresh
@@ -1428,25 +1432,29 @@ class Vehicle:
                 if act is not None:
                     self._failsafe_action(act, "no connection to ground station")
 
-        # Battery levels (latched: each level acts once until the pack is set higher again).
+        # Battery levels: each level is announced once when crossed, and acted on once per flight
+        # (also when a flight starts below it); a recharge via set_battery_pct re-arms both.
         level = self._battery_level_of_p(self._battery.remaining, p)
         if level > self._bat_level:
             self._bat_level = level
             pct = self._battery.remaining * 100.0
             if level == 1:
                 self._text(SEV_WARNING, f"Low battery level! {pct:.0f}% remaining")
-                if flying and p.low_bat_act == 3:
-                    self._failsafe_action("rtl", "low battery")
             elif level == 2:
                 self._text(SEV_CRITICAL, f"Critical battery level! {pct:.0f}% remaining")
-                if flying and p.low_bat_act in (2, 3):
-                    self._failsafe_action("land", "critical battery")
-                elif flying and p.low_bat_act == 1:
-                    self._failsafe_action("rtl", "critical battery")
-            elif level == 3:
+            else:
                 self._text(SEV_EMERGENCY, f"Emergency battery level! {pct:.0f}% remaining")
-                if flying and p.low_bat_act != 0:
-                    self._failsafe_action("land", "emergency battery")
+        if flying and level > self._bat_acted:
+            self._bat_acted = level
+            act = p.low_bat_act
+            if level == 1 and act == 3:
+                self._failsafe_action("rtl", "low battery")
+            elif level == 2 and act in (2, 3):
+                self._failsafe_action("land", "critical battery")
+            elif level == 2 and act == 1:
+                self._failsafe_action("rtl", "critical battery")
+            elif level == 3 and act != 0:
+                self._failsafe_action("land", "emergency battery")
 
         # Geofence, checked at 10 Hz.
         if t >= self._gf_next_check_s:

@@ -160,6 +160,19 @@ def test_battery_drains_into_the_low_threshold_by_itself() -> None:
     assert v.state.battery_pct <= 15.0
 
 
+def test_takeoff_with_low_battery_returns_at_once() -> None:
+    v = Vehicle(HOME)
+    wait_until_ready(v)
+    v.set_battery_pct(14)
+    run_for(v, 0.1)
+    assert any("Low battery" in t for t in texts(v.drain_events()))
+    assert v.arm().ok  # low (not critical) does not block arming, as in PX4
+    v.takeoff(20)
+    run_until(v, lambda x: x.state.sub_mode == AutoSub.RTL, 10)
+    run_until(v, lambda x: not x.state.armed, 120)
+    assert dist_home(v) < 2.0
+
+
 def test_com_low_bat_act_0_only_warns() -> None:
     v = flying()
     v.params.set("COM_LOW_BAT_ACT", 0)
