@@ -43,7 +43,7 @@ __all__ = ["Flight", "Vehicles", "connect", "next_sysid_base", "FlightTimeout", 
 
 # System ids handed to the fleets of one test process: never reused, so the process's one MAVSDK
 # core never mistakes a new vehicle for an old one. 245 is MAVSDK's own id.
-_SYSIDS = itertools.count(2)
+_SYSIDS = itertools.count(11)  # 1..10 stay free for real PX4 SITL instances (id = index + 1)
 
 
 def next_sysid_base(n: int = 1) -> int:
