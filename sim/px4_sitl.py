@@ -27,7 +27,8 @@ API
   link (PX4 sends to 127.0.0.1:14540+N, listens on 14580+N) to the host port in ``mavsdk_url``,
   through a socket the launcher opened in the host namespace. Host ports are then free choices
   (``api_ports``; default 14540+N). When a namespace cannot be made, PX4 runs on the host network
-  (ports exactly 14540+N) and the log says so; ``netns="never"``/``"require"`` force either way.
+  (ports exactly 14540+N, whatever ``api_ports`` asked: always connect to ``mavsdk_url``) and the
+  log says so; ``netns="never"``/``"require"`` force either way.
   Only the API link is relayed (QGroundControl's 14550 link stays inside the namespace).
 * ``stop()`` sends SIGINT to each instance's process group, waits ``stop_timeout_s``, then SIGKILLs.
 """
@@ -199,10 +200,6 @@ class Px4Sitl:
             self.use_netns = netns_available()
             if not self.use_netns and self._netns_mode == "require":
                 raise Px4SitlError("netns='require' but `unshare -rn` cannot make a network namespace here")
-        if not self.use_netns and self._api_ports is not None and any(
-                p != API_BASE_PORT + i for i, p in enumerate(self._api_ports)):
-            raise Px4SitlError("api_ports other than 14540+N need a network namespace, which is not "
-                               "available here")
         self.base_dir.mkdir(parents=True, exist_ok=True)
         try:
             for i in range(self.count):
@@ -234,7 +231,10 @@ class Px4Sitl:
             "PX4_SIM_SPEED_FACTOR": repr(float(self.speed_factor)),
         }
         px4_argv = [str(self.binary), "-d", "-i", str(i), "-w", str(workdir), str(self.etc_dir)]
-        host_port = self._api_ports[i] if self._api_ports is not None else API_BASE_PORT + i
+        # Without a namespace PX4 itself picks the port (14540+N): requested api_ports are then
+        # ignored (logged below) and mavsdk_url tells the caller the port actually used.
+        wanted = self._api_ports[i] if self._api_ports is not None else API_BASE_PORT + i
+        host_port = wanted if self.use_netns else API_BASE_PORT + i
         log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
         self._logs.append(log)
         pass_fds: tuple[int, ...] = ()
@@ -260,6 +260,9 @@ class Px4Sitl:
                 "not available (`unshare -rn` failed)"
             log.write(f"[px4_sitl] instance {i}: network namespace {reason}; PX4 uses the host "
                       f"network (binds 0.0.0.0, API link 127.0.0.1:{host_port})\n".encode())
+            if wanted != host_port:
+                log.write(f"[px4_sitl] instance {i}: requested API port {wanted} cannot be honoured "
+                          f"without a namespace; MAVSDK must listen on {host_port}\n".encode())
         log.write(f"[px4_sitl] cwd={workdir} argv={argv!r}\n[px4_sitl] env={env!r}\n".encode())
         log.flush()
         try:

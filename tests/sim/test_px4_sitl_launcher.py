@@ -119,8 +119,6 @@ def test_argument_validation(fake_build: Path) -> None:
         Px4Sitl(2, build_dir=fake_build, homes=[(0.0, 0.0, 0.0)])
     with pytest.raises(ValueError, match="count"):
         Px4Sitl(0, build_dir=fake_build)
-    with pytest.raises(Px4SitlError, match="network namespace"):
-        Px4Sitl(1, build_dir=fake_build, netns="never", api_ports=[40000]).start()
 
 
 # -- host network: command line, environment, fresh working dirs, stop sequence ----------------
@@ -169,6 +167,22 @@ def test_command_line_environment_and_fresh_workdirs(fake_build: Path, tmp_path:
     with Px4Sitl(2, build_dir=fake_build, base_dir=base, netns="never") as again:
         assert invocation(again.instances[1].workdir)["listing"] == []
         assert float(invocation(again.instances[0].workdir)["env"]["PX4_HOME_LAT"]) == 47.397742
+
+
+def test_without_namespace_requested_ports_fall_back_to_px4s_and_the_log_says_so(
+        fake_build: Path, tmp_path: Path) -> None:
+    with Px4Sitl(2, build_dir=fake_build, base_dir=tmp_path / "r", netns="never",
+                 api_ports=[40000, 40001]) as sitl:
+        assert [i.mavsdk_url for i in sitl.instances] == ["udpin://0.0.0.0:14540",
+                                                          "udpin://0.0.0.0:14541"]
+        assert "requested API port 40001 cannot be honoured" in sitl.read_log(1)
+
+
+def test_require_netns_fails_clearly_when_unavailable(fake_build: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sim.px4_sitl.netns_available", lambda: False)
+    with pytest.raises(Px4SitlError, match="cannot make a network namespace"):
+        Px4Sitl(1, build_dir=fake_build, netns="require").start()
 
 
 def test_stop_escalates_to_sigkill_when_sigint_is_ignored(fake_build: Path, tmp_path: Path) -> None:
