@@ -82,6 +82,8 @@ _STATUSTEXT_WAIT_S = 0.5
 #: not notice, or somebody else changing them (e.g. from a ground station).
 _PARAM_RECHECK_S = 10.0
 _MAX_RATE_HZ = 20.0
+#: How long a dispatch command waits for a parameter confirmation in progress.
+_PARAMS_WAIT_S = 5.0
 #: Window over which the position rate is checked against the configured rate.
 _RATE_WINDOW_S = 3.0
 
@@ -587,7 +589,12 @@ class MavsdkGateway:
             state = "never connected" if d.link_state is LinkState.CONNECTING else "link lost"
             raise NotConnected(drone_id, action, state)
         if need_ready and not d.params_ok:
-            raise NotReady(drone_id, action, "safety parameters not confirmed yet")
+            # Right after a (re)connection the confirmation takes a few round trips: wait for it
+            # rather than fail a dispatch that arrives at that moment.
+            try:
+                await self._wait_for(d, lambda s: s.params_ok, _PARAMS_WAIT_S)
+            except asyncio.TimeoutError:
+                raise NotReady(drone_id, action, "safety parameters not confirmed yet") from None
         started = time.monotonic()
         try:
             await run(d)

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 from dronectl.gateway import DroneLink, LinkState, SafetyParams, Telemetry
 from dronectl.vehicles.mavsdk_gateway import MavsdkGateway
-from missions.geodesy import distance_m
+from missions.geodesy import destination, distance_m
+from missions.items import Cmd, Frame, MavlinkItem
 from sim import Fleet, Home, free_udp_port
 from tests.support.mavsdk_core import core
 
@@ -32,8 +33,13 @@ __all__ = [
     "sim_fleet",
     "links_for",
     "true_param",
+    "set_true_param",
     "Flight",
     "wait_until",
+    "make_gateway",
+    "safety_for",
+    "mission_items",
+    "offset",
 ]
 
 #: Homes of the example Kudus fleet (Polres Kudus HQ x2, Polsek Jati); altitudes AMSL.
@@ -79,6 +85,13 @@ def true_param(fleet: Fleet, i: int, name: str) -> float:
     runtime = fleet._runtime  # noqa: SLF001 - sim exposes no parameter accessor yet
     assert runtime is not None, "in-process fleet expected"
     return fleet._on_loop(lambda: runtime.runners[i].vehicle.params.get(name))  # noqa: SLF001
+
+
+def set_true_param(fleet: Fleet, i: int, name: str, value: float) -> None:
+    """Change vehicle ``i``'s parameter behind the controller's back (on the sim's loop)."""
+    runtime = fleet._runtime  # noqa: SLF001 - sim exposes no parameter accessor yet
+    assert runtime is not None, "in-process fleet expected"
+    fleet._on_loop(lambda: runtime.runners[i].vehicle.params.set(name, value))  # noqa: SLF001
 
 
 async def wait_until(
@@ -157,3 +170,67 @@ def horizontal_error_m(snap: Telemetry, lat_deg: float, lon_deg: float) -> float
 
 def finite(*values: float | None) -> bool:
     return all(v is not None and math.isfinite(v) for v in values)
+
+
+def safety_for(speedup: float, **overrides: float) -> SafetyParams:
+    """Safety parameters for a sped-up sim.
+
+    MAVSDK sends its GCS heartbeat once per *wall* second, which a vehicle running K times faster
+    sees once every K simulated seconds; the link-loss timeout (simulated seconds) must leave
+    room for that, or the failsafe fires between two heartbeats. 5 wall seconds here.
+    """
+    values: dict[str, float] = {"com_dl_loss_t_s": min(300.0, max(10.0, 5.0 * speedup))}
+    values.update(overrides)
+    return SafetyParams(**values)  # type: ignore[arg-type]
+
+
+def mission_items(
+    home: Home,
+    waypoints: Sequence[tuple[float, float]],
+    *,
+    alt_rel_m: float = 30.0,
+    speed_m_s: float | None = 10.0,
+) -> list[MavlinkItem]:
+    """Takeoff at home, optional DO_CHANGE_SPEED, then waypoints (frame GLOBAL_RELATIVE_ALT)."""
+    items: list[MavlinkItem] = [
+        MavlinkItem(
+            seq=0,
+            frame=Frame.GLOBAL_RELATIVE_ALT,
+            command=Cmd.NAV_TAKEOFF,
+            param4=float("nan"),
+            x=round(home.lat_deg * 1e7),
+            y=round(home.lon_deg * 1e7),
+            z=alt_rel_m,
+        )
+    ]
+    if speed_m_s is not None:
+        items.append(
+            MavlinkItem(
+                seq=len(items),
+                frame=Frame.MISSION,
+                command=Cmd.DO_CHANGE_SPEED,
+                param1=1.0,
+                param2=speed_m_s,
+                param3=-1.0,
+            )
+        )
+    for lat, lon in waypoints:
+        items.append(
+            MavlinkItem(
+                seq=len(items),
+                frame=Frame.GLOBAL_RELATIVE_ALT,
+                command=Cmd.NAV_WAYPOINT,
+                param2=3.0,
+                param4=float("nan"),
+                x=round(lat * 1e7),
+                y=round(lon * 1e7),
+                z=alt_rel_m,
+            )
+        )
+    return items
+
+
+def offset(home: Home, bearing_deg: float, dist_m: float) -> tuple[float, float]:
+    """The point ``dist_m`` from ``home`` along ``bearing_deg``."""
+    lat, lon = destination(home.lat_deg, home.lon_deg, bearing_deg, dist_m)
+    return float(lat), float(lon)
