@@ -9,6 +9,16 @@ from __future__ import annotations
 
 from missions.errors import AirspaceError, AltitudeError, MissionsError, NoRouteError
 from missions.geodesy import LocalFrame, bearing_deg, destination, distance_m
+from missions.airspace import (
+    DEFAULT_MAX_ALT_M,
+    ZONE_KINDS,
+    Airspace,
+    FlyablePoint,
+    ServiceArea,
+    Verdict,
+    Zone,
+)
+from missions.routing import DEFAULT_CRUISE_ALT_M, DEFAULT_MARGIN_M, Leg, Route, Waypoint, plan_route
 
 __all__ = [
     # errors
@@ -21,6 +31,21 @@ __all__ = [
     "distance_m",
     "bearing_deg",
     "destination",
+    # airspace
+    "Airspace",
+    "Zone",
+    "ServiceArea",
+    "Verdict",
+    "FlyablePoint",
+    "ZONE_KINDS",
+    "DEFAULT_MAX_ALT_M",
+    # routing
+    "plan_route",
+    "Route",
+    "Waypoint",
+    "Leg",
+    "DEFAULT_MARGIN_M",
+    "DEFAULT_CRUISE_ALT_M",
 ]
 
 # --- mission formats, energy and patterns (appended by the mission-format/energy/patterns work) ---

@@ -17,7 +17,17 @@ class MissionsError(Exception):
 
 class AirspaceError(MissionsError, ValueError):
     """Airspace data is invalid (bad GeoJSON, self-intersecting polygon, coordinate out of range,
-    unknown zone kind, missing radius...). The message names the feature by index and name."""
+    unknown zone kind, missing radius...). The message names the feature by index and name.
+
+    Attributes
+    ----------
+    problems : tuple of str
+        Every problem found (the message lists them all), one per line.
+    """
+
+    def __init__(self, message: str, problems: tuple[str, ...] | list[str] = ()) -> None:
+        super().__init__(message)
+        self.problems = tuple(problems) if problems else (message,)
 
 
 class NoRouteError(MissionsError):
