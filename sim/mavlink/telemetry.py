@@ -8,10 +8,11 @@ the runtime's wall clock, so a speed-up does not multiply the message rate (and 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 
 from sim.mavlink.codec import mavlink as m
-from sim.vehicle import AutoSub, LandedState, MainMode, MavResult, VehicleState
+from sim.vehicle import AutoSub, MainMode, MavResult, VehicleState
 
 __all__ = [
     "DEFAULT_RATES_HZ",
@@ -41,6 +42,12 @@ DEFAULT_RATES_HZ: dict[int, float] = {
     m.MAVLINK_MSG_ID_MISSION_CURRENT: 1.0,
 }
 MAX_RATE_HZ = 50.0
+# Streams PX4 also has, off by default here, on when a GCS asks (MAVSDK's set_rate_* calls).
+OPTIONAL_STREAMS = frozenset({
+    m.MAVLINK_MSG_ID_ATTITUDE_QUATERNION,
+    m.MAVLINK_MSG_ID_LOCAL_POSITION_NED,
+    m.MAVLINK_MSG_ID_SYSTEM_TIME,
+})
 
 # SYS_STATUS sensor bits PX4 reports for a multicopter in SITL.
 _S = m
@@ -212,6 +219,19 @@ def build_message(msg_id: int, state: VehicleState, *, home_set: bool) -> m.MAVL
         )
     if msg_id == m.MAVLINK_MSG_ID_MISSION_CURRENT:
         return mission_current(state)
+    if msg_id == m.MAVLINK_MSG_ID_ATTITUDE_QUATERNION:
+        return m.MAVLink_attitude_quaternion_message(
+            t_ms, *_quaternion(state.roll_rad, state.pitch_rad, math.radians(state.heading_deg)),
+            0.0, 0.0, 0.0, [0.0, 0.0, 0.0, 0.0])
+    if msg_id == m.MAVLINK_MSG_ID_LOCAL_POSITION_NED:
+        # NED from home (the EKF origin is where PX4 first got a fix, i.e. home on the ground).
+        h = state.home
+        north = (state.lat_deg - h.lat_deg) * _M_PER_DEG
+        east = (state.lon_deg - h.lon_deg) * _M_PER_DEG * math.cos(math.radians(h.lat_deg))
+        return m.MAVLink_local_position_ned_message(
+            t_ms, north, east, -state.alt_rel_m, state.vn_m_s, state.ve_m_s, state.vd_m_s)
+    if msg_id == m.MAVLINK_MSG_ID_SYSTEM_TIME:
+        return m.MAVLink_system_time_message(int(time.time() * 1e6), t_ms)
     if msg_id == m.MAVLINK_MSG_ID_AUTOPILOT_VERSION:
         return m.MAVLink_autopilot_version_message(
             CAPABILITIES, PX4_VERSION, PX4_VERSION, 0, 0, [0] * 8, [0] * 8, [0] * 8, 0x26AC, 0x11,
@@ -220,7 +240,16 @@ def build_message(msg_id: int, state: VehicleState, *, home_set: bool) -> m.MAVL
     return None
 
 
-REQUESTABLE = frozenset(DEFAULT_RATES_HZ) | {m.MAVLINK_MSG_ID_AUTOPILOT_VERSION}
+REQUESTABLE = frozenset(DEFAULT_RATES_HZ) | OPTIONAL_STREAMS | {m.MAVLINK_MSG_ID_AUTOPILOT_VERSION}
+_M_PER_DEG = 111_319.49  # local NED only: accurate to centimetres over a few km of flight
+
+
+def _quaternion(roll: float, pitch: float, yaw: float) -> tuple[float, float, float, float]:
+    cr, sr = math.cos(roll / 2), math.sin(roll / 2)
+    cp, sp = math.cos(pitch / 2), math.sin(pitch / 2)
+    cy, sy = math.cos(yaw / 2), math.sin(yaw / 2)
+    return (cr * cp * cy + sr * sp * sy, sr * cp * cy - cr * sp * sy,
+            cr * sp * cy + sr * cp * sy, cr * cp * sy - sr * sp * cy)
 
 
 class Streams:

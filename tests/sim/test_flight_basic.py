@@ -112,12 +112,23 @@ async def test_parameters_get_set_int_and_float(make_fleet) -> None:
         assert fleet._runtime.runners[0].vehicle.params.get("NAV_DLL_ACT") == 2  # noqa: SLF001
         await f.action.set_return_to_launch_altitude(42.0)
         assert await f.action.get_return_to_launch_altitude() == pytest.approx(42.0)
+        # MAVSDK's set_rate_* calls (SET_MESSAGE_INTERVAL) are accepted for what PX4 streams.
+        for name in ("position", "home", "in_air", "landed_state", "attitude_euler",
+                     "attitude_quaternion", "velocity_ned", "gps_info", "raw_gps", "battery",
+                     "position_velocity_ned", "altitude", "health", "unix_epoch_time"):
+            await getattr(f.tel, f"set_rate_{name}")(4.0)
+        await f.tel.set_rate_position(20.0)
         all_params = await f.param.get_all_params()
         names = {p.name for p in all_params.int_params} | {p.name for p in all_params.float_params}
         for required in ("MIS_TAKEOFF_ALT", "MPC_XY_CRUISE", "MPC_Z_VEL_MAX_UP", "RTL_RETURN_ALT",
                          "NAV_DLL_ACT", "COM_DL_LOSS_T", "BAT_LOW_THR", "BAT_CRIT_THR", "GF_ACTION",
                          "NAV_ACC_RAD"):
             assert required in names
+        async def local_position() -> bool:
+            pos = (await f.tel.position_velocity_ned()).position
+            return abs(pos.north_m) < 0.5 and abs(pos.east_m) < 0.5 and abs(pos.down_m) < 0.5
+        await f.wait_until(local_position, 10, "streaming LOCAL_POSITION_NED")
+        assert fleet._runtime.runners[0].server.streams["api"].interval_s(33) == pytest.approx(0.05)  # noqa: SLF001
 
 
 async def test_three_vehicles_at_once_on_their_own_ports(make_fleet) -> None:
