@@ -3,11 +3,13 @@ their true state, inject faults.
 
 Examples
 --------
->>> from sim import Fleet, Home
->>> with Fleet([Home(-6.2, 106.8, 10.0)], speedup=5, base_port=free_udp_port(), gcs=False) as fleet:
-...     url = fleet.api_url(0)          # give this to MAVSDK's add_any_connection
-...     fleet.set_gps_lost(0, True)     # faults, applied at once
+>>> from sim import Fleet, Home, free_udp_port
+>>> port = free_udp_port()                      # where MAVSDK will listen (udpin)
+>>> with Fleet([Home(-6.2, 106.8, 10.0)], speedup=5, api_ports=[port], gcs=False) as fleet:
+...     fleet.api_url(0) == f"udpin://0.0.0.0:{port}"
+...     fleet.set_gps_lost(0, True)             # faults apply at once
 ...     fleet.state(0).gps_ok
+True
 False
 """
 

@@ -208,3 +208,16 @@ def test_long_statustext_is_chunked() -> None:
     assert len(chunks) == 3 and all(c.id == 9 for c in chunks)
     assert [c.chunk_seq for c in chunks] == [0, 1, 2]
     assert statustext_chunks(4, "short", 3)[0].id == 0
+
+
+def test_reboot_command_acks_then_boots_again() -> None:
+    h = Harness()
+    h.ready()
+    assert h.vehicle.state.position_ok
+    msgs = h.command(m.MAV_CMD_PREFLIGHT_REBOOT_SHUTDOWN, 1)
+    assert ack_of(msgs, m.MAV_CMD_PREFLIGHT_REBOOT_SHUTDOWN).result == m.MAV_RESULT_ACCEPTED
+    assert not h.vehicle.state.position_ok and h.vehicle.time_us < 1_000_000
+    msgs = h.command(m.MAV_CMD_REQUEST_MESSAGE, m.MAVLINK_MSG_ID_HOME_POSITION)
+    assert ack_of(msgs, m.MAV_CMD_REQUEST_MESSAGE).result == m.MAV_RESULT_FAILED  # home not set yet
+    msgs = h.command(m.MAV_CMD_PREFLIGHT_REBOOT_SHUTDOWN, 2)
+    assert ack_of(msgs, m.MAV_CMD_PREFLIGHT_REBOOT_SHUTDOWN).result == m.MAV_RESULT_UNSUPPORTED
