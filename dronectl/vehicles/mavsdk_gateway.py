@@ -82,6 +82,9 @@ _STATUSTEXT_WAIT_S = 0.5
 #: not notice, or somebody else changing them (e.g. from a ground station).
 _PARAM_RECHECK_S = 10.0
 _MAX_RATE_HZ = 20.0
+#: Streams that must have delivered since the link came up before it is reported CONNECTED
+#: (MAVSDK calls each back on every HEARTBEAT / GLOBAL_POSITION_INT / EXTENDED_SYS_STATE).
+_SYNC_STREAMS = frozenset({"armed", "mode", "in_air", "position"})
 #: How long a dispatch command waits for a parameter confirmation in progress.
 _PARAMS_WAIT_S = 5.0
 #: Window over which the position rate is checked against the configured rate.
@@ -187,6 +190,8 @@ class _Drone:
     param: ParamAsync | None = None
     follow_me: FollowMeAsync | None = None
     link_state: LinkState = LinkState.CONNECTING
+    transport_up: bool = False  # MAVSDK's view: heartbeats arriving
+    fresh: set[str] = field(default_factory=set)  # streams heard from since the link came up
     last_rx_mono: float = 0.0
     lat_deg: float | None = None
     lon_deg: float | None = None
@@ -713,7 +718,7 @@ class MavsdkGateway:
                 delay = 0.0
             await asyncio.sleep(max(0.0, delay))
             if d.link_state is LinkState.CONNECTED and not self._is_link_up(d):
-                self._set_link(d, False)
+                self._mark_lost(d)  # silent for too long, whatever MAVSDK says yet
             self._check_rate(d)
             self._publish(d)
 
@@ -796,7 +801,9 @@ class MavsdkGateway:
 
         def spawn(label: str, source: Callable[[], AsyncIterator[Any]], apply: Callable[[Any], None]) -> None:
             d.tasks.append(
-                asyncio.create_task(self._consume(d, source, apply), name=f"mavsdk-{label}-{name}")
+                asyncio.create_task(
+                    self._consume(d, label, source, apply), name=f"mavsdk-{label}-{name}"
+                )
             )
 
         spawn("connected", system.is_connected_state, lambda v: self._set_link(d, bool(v)))
@@ -818,7 +825,11 @@ class MavsdkGateway:
             self._set_link(d, True)
 
     async def _consume(
-        self, d: _Drone, source: Callable[[], AsyncIterator[Any]], apply: Callable[[Any], None]
+        self,
+        d: _Drone,
+        label: str,
+        source: Callable[[], AsyncIterator[Any]],
+        apply: Callable[[Any], None],
     ) -> None:
         try:
             async for value in source():
@@ -827,6 +838,10 @@ class MavsdkGateway:
                     apply(value)
                 except Exception:  # a malformed value must not end the stream
                     log.exception("%s: telemetry value %r not understood", d.link.drone_id, value)
+                if label != "connected":
+                    d.fresh.add(label)
+                    if d.link_state is not LinkState.CONNECTED:
+                        self._maybe_synced(d)
                 self._changed(d)
         except asyncio.CancelledError:
             raise
@@ -834,28 +849,50 @@ class MavsdkGateway:
             log.exception("%s: telemetry stream ended", d.link.drone_id)
 
     def _set_link(self, d: _Drone, connected: bool) -> None:
+        """MAVSDK's connection state changed (or the link went silent: ``connected=False``)."""
         if connected:
             d.last_rx_mono = time.monotonic()
-            if d.link_state is LinkState.CONNECTED:
-                return
-            log.info("%s: link connected", d.link.drone_id)
-            d.link_state = LinkState.CONNECTED
-            d.connected_mono = time.monotonic()
-            d.params_ok = False
-            d.connect_epoch += 1
-            d.tasks = [t for t in d.tasks if not t.done()]
-            d.tasks.append(
-                asyncio.create_task(
-                    self._on_connected(d, d.connect_epoch), name=f"mavsdk-params-{d.link.drone_id}"
-                )
+            d.transport_up = True
+            self._maybe_synced(d)
+            return
+        d.transport_up = False
+        self._mark_lost(d)
+
+    def _maybe_synced(self, d: _Drone) -> None:
+        """Report CONNECTED only once the state streams have spoken since the link came up.
+
+        Until then the record still holds defaults (first connection) or values from before the
+        loss: a controller that saw "connected, disarmed, on the ground" for a drone that is in
+        fact flying would close its mission.
+        """
+        if (
+            d.link_state is LinkState.CONNECTED
+            or not d.transport_up
+            or not _SYNC_STREAMS <= d.fresh
+        ):
+            return
+        log.info("%s: link connected", d.link.drone_id)
+        d.link_state = LinkState.CONNECTED
+        d.connected_mono = time.monotonic()
+        d.params_ok = False
+        d.connect_epoch += 1
+        d.tasks = [t for t in d.tasks if not t.done()]
+        d.tasks.append(
+            asyncio.create_task(
+                self._on_connected(d, d.connect_epoch), name=f"mavsdk-params-{d.link.drone_id}"
             )
-        else:
-            if d.link_state is not LinkState.CONNECTED:
-                return
-            log.warning("%s: link lost", d.link.drone_id)
-            d.link_state = LinkState.LOST
-            d.params_ok = False
-            d.connect_epoch += 1
+        )
+        self._changed(d)
+        self._publish(d)
+
+    def _mark_lost(self, d: _Drone) -> None:
+        d.fresh.clear()
+        if d.link_state is not LinkState.CONNECTED:
+            return
+        log.warning("%s: link lost", d.link.drone_id)
+        d.link_state = LinkState.LOST
+        d.params_ok = False
+        d.connect_epoch += 1
         self._changed(d)
         self._publish(d)
 

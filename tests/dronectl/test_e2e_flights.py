@@ -225,7 +225,8 @@ async def test_controller_restart_mid_flight_reloads_and_resumes(tmp_path: Path)
                                 if f["link"] == "connected" and f["in_air"]) >= 10,
                     30.0, "streaming resumed after restart",
                 )
-                assert all(f["mission_id"] == mid for _, f in ws.telemetry(drone) if f["in_air"])
+                ids = [f["mission_id"] for _, f in ws.telemetry(drone) if f["in_air"]]
+                assert all(x == mid for x in ids), ids
                 m = await c2.wait_mission(mid, lambda m: m["state"] in LANDED, 240.0, "landed")
             assert m["state"] == "landed"
             states = [t["to"] for t in m["transitions"]]

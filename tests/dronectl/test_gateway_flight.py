@@ -349,6 +349,34 @@ async def test_geofence_upload_and_breach_action() -> None:
             await gw.close()
 
 
+async def test_reattach_to_flying_drone_reports_its_real_state_first() -> None:
+    # A controller restart: a new gateway on a drone in mid-mission must never show it as
+    # "connected, disarmed, on the ground" (the defaults) before the vehicle has spoken.
+    home = KUDUS_HOMES[0]
+    with sim_fleet([home], speedup=SPEEDUP) as fleet:
+        gw = make_gateway(fleet, safety=safety_for(SPEEDUP))
+        await gw.start()
+        try:
+            flight = Flight(gw, fleet, 0, "d0")
+            await flight.wait_until_ready()
+            await gw.upload_mission("d0", mission_items(home, [offset(home, 90.0, 1500.0)]))
+            await gw.arm("d0")
+            await gw.start_mission("d0")
+            await flight.wait_for(lambda s: (s.alt_rel_m or 0) > 20, 60.0, "climbing out")
+        finally:
+            await gw.close()
+        gw2 = make_gateway(fleet, safety=safety_for(SPEEDUP))
+        await gw2.start()
+        try:
+            first = await Flight(gw2, fleet, 0, "d0").wait_for(
+                lambda s: s.link is LinkState.CONNECTED, 30.0, "connected again"
+            )
+            assert first.armed and first.in_air and first.flight_mode is FlightMode.MISSION
+            assert first.alt_rel_m is not None and first.alt_rel_m > 20
+        finally:
+            await gw2.close()
+
+
 async def test_close_removes_connections() -> None:
     with sim_fleet(KUDUS_HOMES[:2], speedup=SPEEDUP) as fleet:
         gw = make_gateway(fleet, safety=safety_for(SPEEDUP))
