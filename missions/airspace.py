@@ -48,6 +48,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -617,8 +618,8 @@ class Airspace:
         if m is None or m <= 0.0:
             raise AltitudeError(f"max_alt_m must be a positive number of metres, got {self.max_alt_m!r}")
         object.__setattr__(self, "max_alt_m", m)
-        names = [z.name for z in self.zones]
-        dup = sorted({n for n in names if names.count(n) > 1})
+        counts = Counter(z.name for z in self.zones)
+        dup = sorted(n for n, k in counts.items() if k > 1)
         if dup:
             raise AirspaceError(f"airspace: duplicate zone names {dup}")
         for z in self.zones:
@@ -742,7 +743,7 @@ class Airspace:
             if not geoms:
                 self._cache["frame"] = None
             else:
-                b = np.array([g.bounds for g in geoms])
+                b = shapely.bounds(np.asarray(geoms, dtype=object))
                 self._cache["frame"] = LocalFrame.for_points(
                     [b[:, 1].min(), b[:, 3].max()], [b[:, 0].min(), b[:, 2].max()]
                 )
