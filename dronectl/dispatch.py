@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -425,10 +426,7 @@ class Dispatcher:
             if run.state is not S.LAUNCHING:
                 return
             await gw.start_mission(run.drone_id)
-            t = gw.latest(run.drone_id)
-            if run.state is S.LAUNCHING and t.in_air and t.link is LinkState.CONNECTED:
-                self._move(run, S.EN_ROUTE)
-                run.airborne_seen = True
+            # en_route is decided by telemetry (in order), not by reading ahead here.
         except VehicleError as e:
             log.warning("mission %s: %s", run.id, e)
             if run.state in ACTIVE:
@@ -522,10 +520,10 @@ class Dispatcher:
     # -- queue ---------------------------------------------------------------------------------
     async def _queue_loop(self) -> None:
         while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.queue_poll_s)
-            except TimeoutError:
-                pass
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.queue_poll_s):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 await self.drain_queue()

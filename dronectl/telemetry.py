@@ -100,7 +100,8 @@ class TelemetryHub:
                     await asyncio.sleep(due - now)
                     continue
                 try:
-                    await asyncio.wait_for(fresh.wait(), timeout=max(0.0, due - now))
+                    async with asyncio.timeout(max(0.0, due - now)):
+                        await fresh.wait()
                 except TimeoutError:
                     # Quiet stream: publish what the gateway knows now (e.g. link lost).
                     t = self.gateway.latest(drone_id)

@@ -114,7 +114,8 @@ async def telemetry_ws(ws: WebSocket) -> None:
                 break
             try:
                 # A client whose socket stopped draining is as slow as one that reads slowly.
-                await asyncio.wait_for(ws.send_json(frame_of(ev)), timeout=SEND_TIMEOUT_S)
+                async with asyncio.timeout(SEND_TIMEOUT_S):
+                    await ws.send_json(frame_of(ev))
             except TimeoutError:
                 svc.metrics.ws_dropped.inc()
                 break
