@@ -103,6 +103,7 @@ class BodyLimitMiddleware:
         try:
             declared = headers.get("content-length")
             if declared is not None and declared.isdigit() and int(declared) > self.limit:
+                await self._drain(receive)
                 await self._refuse(int(declared), lang, counting_send)
                 return
             if scope["method"] in ("POST", "PUT", "PATCH"):
@@ -116,6 +117,8 @@ class BodyLimitMiddleware:
                     chunk = msg.get("body", b"")
                     size += len(chunk)
                     if size > self.limit:
+                        if msg.get("more_body", False):
+                            await self._drain(receive)
                         await self._refuse(size, lang, counting_send, at_least=True)
                         return
                     chunks.append(chunk)
@@ -136,11 +139,23 @@ class BodyLimitMiddleware:
             if self.count is not None and status_box[0]:
                 self.count(scope["method"], status_box[0])
 
+    async def _drain(self, receive: Receive, cap: int = 4 << 20) -> None:
+        """Read and discard the rest of a refused body (up to ``cap``), so the client reads our answer
+        instead of a reset connection."""
+        seen = 0
+        while seen < cap:
+            msg = await receive()
+            if msg["type"] != "http.request":
+                return
+            seen += len(msg.get("body", b""))
+            if not msg.get("more_body", False):
+                return
+
     async def _refuse(self, size: int, lang: str, send: Send, at_least: bool = False) -> None:
         size_s = f">{self.limit}" if at_least else str(size)
         body = json.dumps(error_body("body_too_large", lang, [{"field": "body", "reason": t(
             "body_too_large", lang, size=size_s, limit=self.limit)}], size=size_s, limit=self.limit)).encode()
         await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                                (b"connection", b"close")]})
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
