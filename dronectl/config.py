@@ -172,6 +172,7 @@ class AuthConfig(_Model):
 class TelemetryConfig(_Model):
     rate_hz: float = Field(default=5.0, gt=0, le=20)
     record_hz: float = Field(default=1.0, gt=0, le=20)
+    ws_queue: int = Field(default=512, ge=1, le=100_000)  # frames a WebSocket client may lag behind
 
 
 class ApiConfig(_Model):

@@ -28,7 +28,6 @@ __all__ = ["ws_router", "frame_of"]
 
 ws_router = APIRouter(prefix="/api")
 
-WS_QUEUE = 512  # about 20 s of 5 Hz frames for 5 drones: generous for a phone on a bad link
 SEND_TIMEOUT_S = 10.0
 
 
@@ -80,7 +79,8 @@ async def telemetry_ws(ws: WebSocket) -> None:
         return True
 
     await ws.accept()
-    sub = svc.bus.subscribe(f"ws:{who.name}", maxsize=WS_QUEUE, accept=accept)
+    # Default 512 frames: ~20 s of 5 Hz frames for 5 drones, generous for a phone on a bad link.
+    sub = svc.bus.subscribe(f"ws:{who.name}", maxsize=svc.settings.telemetry.ws_queue, accept=accept)
     svc.metrics.ws_clients.inc()
 
     async def watch_disconnect() -> None:
