@@ -778,7 +778,7 @@ class Airspace:
             hit = _XYZones(frame, geoms, shapely.STRtree(list(geoms)), service)
             if sum(1 for k in self._cache if isinstance(k, tuple) and k[0] == "xy") >= 8:
                 for k in [k for k in self._cache if isinstance(k, tuple) and k[0] == "xy"]:
-                    del self._cache[k]
+                    self._cache.pop(k, None)
             self._cache[key] = hit
         return hit
 
@@ -790,7 +790,7 @@ class Airspace:
             hit = _Grown(self.xy(frame).geoms, float(margin_m))
             old = [k for k in self._cache if isinstance(k, tuple) and k[0] == "grown"]
             if len(old) >= 16:
-                del self._cache[old[0]]
+                self._cache.pop(old[0], None)
             self._cache[key] = hit
         return hit
 

@@ -22,8 +22,9 @@ Algorithm
    path no longer than ``C`` found in a round is the global optimum: every path of length
    ``<= C`` lies inside that ellipse, and legs are always checked against every hull.
    This is exact: the tests compare it with Dijkstra (networkx) on the full visibility graph.
-5. If the last round takes long, the connected free regions are computed once (union of the
-   hulls and its holes) so that an enclosed start or goal is reported quickly as unreachable.
+5. When the first round fails, the connected free regions are computed once per obstacle set
+   (union of the hulls and its holes), so that an enclosed start or goal is reported quickly as
+   unreachable instead of by exhausting the graph.
 
 Prepared obstacles are cached on the `Airspace` per (frame, margin, set of zones), so the
 second query on the same airspace costs only the search.
@@ -315,7 +316,7 @@ def _prepare(airspace: Airspace, frame: LocalFrame, margin_m: float, zone_ids: t
     # bounded cache: a dispatcher uses a handful of (margin, time-window) combinations
     route_keys = [k for k in airspace._cache if isinstance(k, tuple) and k[0] == "route"]
     if len(route_keys) >= 16:
-        del airspace._cache[route_keys[0]]
+        airspace._cache.pop(route_keys[0], None)
     airspace._cache[key] = ob
     return ob
 
@@ -341,6 +342,9 @@ def _search(ob: _Obstacles, s: np.ndarray, g: np.ndarray) -> list[int] | None:
     dg = np.hypot(ob.pts[:, 0] - g[0], ob.pts[:, 1] - g[1])
     span = ds + dg
     last_count = -1
+    regions_checked = ob.regions is not None  # known free regions: check them at once
+    if regions_checked and ob.region_of(Point(s)) != ob.region_of(Point(g)):
+        return None
     for factor in (*_ELLIPSE_FACTORS, None):
         if factor is None:
             sub = np.arange(V)
@@ -354,6 +358,12 @@ def _search(ob: _Obstacles, s: np.ndarray, g: np.ndarray) -> list[int] | None:
         found = _astar(ob, sub, s, g, dg[sub], limit, exhaustive=factor is None)
         if found is not None:
             return found
+        if not regions_checked:
+            # After the first failed round: an end enclosed by zones is unreachable, and finding
+            # that out from the free regions is much cheaper than widening the search to all.
+            regions_checked = True
+            if ob.region_of(Point(s)) != ob.region_of(Point(g)):
+                return None
     return None
 
 
