@@ -65,6 +65,7 @@ PX4_PARAM_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec("COM_LOW_BAT_ACT", _I, 3, 0, 3),  # see module docstring (PX4 default 0)
     ParamSpec("COM_ARM_WO_GPS", _I, 1, 0, 2),
     ParamSpec("COM_OF_LOSS_T", _F, 1.0, 0.0, 60.0),
+    ParamSpec("COM_OBL_RC_ACT", _I, 0, 0, 7),  # offboard loss: 0 Position (no RC: Hold) .. 7 Disarm
     ParamSpec("COM_POS_FS_DELAY", _I, 1, 1, 100),
     ParamSpec("NAV_DLL_ACT", _I, 0, 0, 6),
     ParamSpec("NAV_RCL_ACT", _I, 2, 0, 6),

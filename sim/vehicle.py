@@ -35,6 +35,11 @@ BEHAVIOUR (PX4 multicopter, checked against PX4's Commander/Navigator sources wh
 * RTL: climb to RTL_RETURN_ALT (if further than RTL_MIN_DIST), return at cruise speed, descend to
   RTL_DESCEND_ALT, wait RTL_LAND_DELAY, land over home. Land: MPC_Z_V_AUTO_DN above MPC_LAND_ALT1,
   MPC_LAND_SPEED below MPC_LAND_ALT2, linear between.
+* Offboard: setpoints (velocity NED, or a position) stream in through :meth:`offboard_setpoint`;
+  switching to OFFBOARD is refused unless one arrived within COM_OF_LOSS_T (as PX4), the vehicle
+  then flies them (lifting off when armed on the ground and asked to climb), and when they stop
+  for COM_OF_LOSS_T it leaves OFFBOARD as COM_OBL_RC_ACT says (without RC, PX4 falls back from the
+  manual-mode choices 0-2 to Hold; 3 Return, 4 Land, 5 Hold, 6 terminate as land, 7 disarm).
 * Orbit (DO_ORBIT) runs in POSCTL with sub mode 1 (PX4's POSCTL_ORBIT); follow target keeps
   FLW_TGT_DST at FLW_TGT_FA from the target's course, FLW_TGT_HT above home (FLW_TGT_ALT_M 0/1) or
   the target (2), predicting the target with its velocity between FOLLOW_TARGET messages.
@@ -274,7 +279,7 @@ class _P:
                  "alt_rad", "tko_alt", "rtl_alt", "rtl_desc", "rtl_delay", "rtl_min_dist",
                  "dll_act", "dl_loss_t", "disarm_land", "disarm_prflt", "low_bat_act", "bat_low",
                  "bat_crit", "bat_emerg", "gf_action", "gf_hor", "gf_ver", "flw_ht", "flw_dst",
-                 "flw_fa", "flw_alt_mode", "dist_1wp")
+                 "flw_fa", "flw_alt_mode", "dist_1wp", "ofb_loss_t", "obl_act")
 
     def __init__(self) -> None:
         self.version = -1
@@ -320,6 +325,8 @@ class _P:
         self.flw_dst = g("FLW_TGT_DST")
         self.flw_fa = g("FLW_TGT_FA")
         self.flw_alt_mode = int(g("FLW_TGT_ALT_M"))
+        self.ofb_loss_t = g("COM_OF_LOSS_T")
+        self.obl_act = int(g("COM_OBL_RC_ACT"))
 
 
 class Vehicle:
@@ -382,6 +389,9 @@ class Vehicle:
         self._follow: tuple[float, float, float, float, float, float] | None = None  # lat,lon,alt,vn,ve,t
         self._follow_course_deg = 0.0
         self._orbit = (0.0, 0.0, 0.0, 10.0, 1.0)  # lat, lon, alt, radius (signed), speed
+        # offboard setpoint: (kind "vel"|"pos", a, b, c, yaw_deg or None, simulated time received);
+        # "vel": vn, ve, vd m/s; "pos": lat, lon, alt AMSL
+        self._ofb: tuple[str, float, float, float, float | None, float] | None = None
         # mission
         self._mis_cur = 0 if self._plans[MISSION] else -1
         self._mis_finished = False
@@ -645,7 +655,13 @@ class Vehicle:
                 return self._reject_mode(main, AutoSub.NONE)
             self._set_mode(MainMode.POSCTL, AutoSub.NONE)
             return CommandOutcome(MavResult.ACCEPTED)
-        # OFFBOARD needs a setpoint stream, manual modes need RC: neither exists in the simulator.
+        if main == MainMode.OFFBOARD:
+            # PX4 accepts OFFBOARD only while setpoints stream in (MAVSDK sends one before start()).
+            if not self.position_ok or not self._offboard_fresh():
+                return self._reject_mode(main, AutoSub.NONE)
+            self._set_mode(MainMode.OFFBOARD, AutoSub.NONE)
+            return CommandOutcome(MavResult.ACCEPTED)
+        # Manual modes need RC, which the simulator does not have (PX4 SITL: COM_RC_IN_MODE=1).
         return self._reject_mode(main, AutoSub.NONE)
 
     def _reject_mode(self, main: MainMode, sub: AutoSub) -> CommandOutcome:
@@ -769,6 +785,30 @@ class Vehicle:
         elif math.hypot(vn, ve) >= 0.5:
             self._follow_course_deg = math.degrees(math.atan2(ve, vn))
         self._follow = (lat_deg, lon_deg, alt, vn, ve, self._t_us * 1e-6)
+
+    def offboard_setpoint(self, kind: str, a: float, b: float, c: float,
+                          yaw_deg: float | None = None) -> None:
+        """An offboard setpoint (SET_POSITION_TARGET_*), flown while in OFFBOARD.
+
+        Parameters
+        ----------
+        kind:
+            ``"vel"``: ``a, b, c`` are north, east, down velocity (m/s); ``"pos"``: latitude,
+            longitude (degrees) and altitude AMSL (m).
+        yaw_deg:
+            Heading to hold; None turns toward travel.
+        """
+        if kind not in ("vel", "pos") or not all(math.isfinite(x) for x in (a, b, c)):
+            return
+        yaw = yaw_deg % 360.0 if _finite(yaw_deg) else None
+        self._ofb = (kind, a, b, c, yaw, self._t_us * 1e-6)
+
+    def _offboard_fresh(self) -> bool:
+        if self._ofb is None:
+            return False
+        if self._p.version != self._params.version:
+            self._p.load(self._params)
+        return self._t_us * 1e-6 - self._ofb[5] <= self._p.ofb_loss_t
 
     # -- stored plans (mission, fence, rally) -------------------------------------------------
     def set_items(self, mission_type: int, items: Sequence[Item]) -> MavResult:
@@ -933,6 +973,13 @@ class Vehicle:
     # -- guidance -------------------------------------------------------------------------------
     def _wants_climb(self, t: float) -> bool:
         """On the ground and armed: does the current behaviour lift off?"""
+        if self._main == MainMode.OFFBOARD:
+            sp = self._ofb
+            if sp is None:
+                return False
+            if sp[0] == "vel":
+                return sp[3] < -0.1
+            return sp[3] > self._ground_amsl_m + 0.3
         if self._main != MainMode.AUTO:
             return False
         sub = self._sub
@@ -963,6 +1010,8 @@ class Vehicle:
             return self._go_hold(t)
         if main == MainMode.POSCTL and sub == POSCTL_ORBIT_SUB:
             return self._go_orbit()
+        if main == MainMode.OFFBOARD:
+            return self._go_offboard(t)
         return self._go_hold(t)
 
     def _cruise(self) -> float:
@@ -1109,6 +1158,28 @@ class Vehicle:
         vd = self._vertical(alt_sp - pm.alt_amsl_m, p.auto_up, p.auto_dn)
         yaw = math.degrees(math.atan2(de_t, dn_t)) if math.hypot(dn_t, de_t) > 1.0 else None
         return vn, ve, vd, yaw
+
+    def _go_offboard(self, t: float) -> tuple[float, float, float, float | None]:
+        """Fly the latest offboard setpoint: velocities within PX4's limits, or to a position."""
+        p = self._p
+        sp = self._ofb
+        if sp is None:
+            return self._go_hold(t)
+        kind, a, b, c, yaw, _ = sp
+        if kind == "vel":
+            vn, ve = a, b
+            sp_h = math.hypot(vn, ve)
+            if sp_h > p.vel_max:
+                vn, ve = vn * p.vel_max / sp_h, ve * p.vel_max / sp_h
+            vd = max(-p.up, min(p.dn, c))
+            if yaw is None and sp_h > 0.5:
+                yaw = math.degrees(math.atan2(ve, vn))
+            return vn, ve, vd, yaw
+        vn, ve, _, travel_yaw, _ = self._fly_to(a, b, c, p.vel_max)
+        pm = self._pm
+        # Offboard is not limited to the auto speeds: climb/descend at the MPC_Z_VEL_MAX limits.
+        vd = self._vertical(c - pm.alt_amsl_m, p.up, p.dn)
+        return vn, ve, vd, yaw if yaw is not None else travel_yaw
 
     def _go_orbit(self) -> tuple[float, float, float, float | None]:
         p = self._p
@@ -1431,6 +1502,15 @@ class Vehicle:
                 act = {1: "hold", 2: "rtl", 3: "land", 5: "land", 6: "disarm"}.get(p.dll_act)
                 if act is not None:
                     self._failsafe_action(act, "no connection to ground station")
+
+        # Offboard signal lost: leave OFFBOARD as COM_OBL_RC_ACT says (no RC: manual choices -> Hold).
+        if self._main == MainMode.OFFBOARD and not self._offboard_fresh():
+            act = {3: "rtl", 4: "land", 6: "land", 7: "disarm"}.get(p.obl_act, "hold")
+            if flying:
+                self._failsafe_action(act, "no offboard signal")
+            else:
+                self._set_mode(MainMode.AUTO, AutoSub.LOITER)
+                self._text(SEV_CRITICAL, "Failsafe activated: no offboard signal")
 
         # Battery levels: each level is announced once when crossed, and acted on once per flight
         # (also when a flight starts below it); a recharge via set_battery_pct re-arms both.

@@ -1,7 +1,7 @@
 """One simulated vehicle's MAVLink face: bytes in, bytes out, no sockets.
 
 :class:`VehicleServer` decodes what arrives on a link, answers it at once (commands, mission and
-parameter protocols, FOLLOW_TARGET, PING, TIMESYNC), and on :meth:`poll` sends what the vehicle
+parameter protocols, FOLLOW_TARGET, offboard setpoints, PING, TIMESYNC), and on :meth:`poll` sends what the vehicle
 announces (events) and what the per-link streams make due. The runtime feeds it datagrams and
 calls ``poll`` after each simulation step; tests feed it bytes and read the ``send`` callback.
 """
@@ -12,7 +12,7 @@ import math
 import time
 from collections.abc import Callable, Iterable
 
-from sim.mavlink import commands, telemetry
+from sim.mavlink import commands, offboard, telemetry
 from sim.mavlink.codec import Codec
 from sim.mavlink.codec import mavlink as m
 from sim.mavlink.mission_protocol import MissionProtocol
@@ -42,6 +42,9 @@ _MISSION_IDS = frozenset(
 )
 _PARAM_IDS = frozenset(
     {m.MAVLINK_MSG_ID_PARAM_REQUEST_READ, m.MAVLINK_MSG_ID_PARAM_REQUEST_LIST, m.MAVLINK_MSG_ID_PARAM_SET}
+)
+_SETPOINT_IDS = frozenset(
+    {m.MAVLINK_MSG_ID_SET_POSITION_TARGET_LOCAL_NED, m.MAVLINK_MSG_ID_SET_POSITION_TARGET_GLOBAL_INT}
 )
 _TEXT_MAX = 50
 
@@ -91,6 +94,8 @@ class VehicleServer:
             action_timeout_s=mission_action_timeout_s,
         )
         self.params = ParamService(vehicle.params, system_id)
+        if 1 <= system_id <= 250 and "MAV_SYS_ID" in vehicle.params:
+            vehicle.params.set("MAV_SYS_ID", system_id)  # as PX4 SITL instance i: MAV_SYS_ID = i + 1
         self._home: Home | None = None
         self._text_id = 0
         self.received = 0  # messages decoded (for the benchmark and diagnostics)
@@ -139,6 +144,11 @@ class VehicleServer:
             if msg.target_system == self.system_id:
                 outcome = commands.execute_set_mode(self.vehicle, msg.base_mode, msg.custom_mode)
                 self._ack(link, m.MAV_CMD_DO_SET_MODE, outcome, msg.get_srcSystem(), msg.get_srcComponent())
+        elif mid in _SETPOINT_IDS:
+            if msg.target_system == self.system_id:
+                sp = offboard.setpoint_from_message(msg, self.vehicle.state)
+                if sp is not None:
+                    self.vehicle.offboard_setpoint(*sp)
         elif mid == m.MAVLINK_MSG_ID_FOLLOW_TARGET:
             vel = list(msg.vel) if msg.est_capabilities & 0b10 else [0.0, 0.0, 0.0]
             vn, ve = (v if math.isfinite(v) else 0.0 for v in vel[:2])

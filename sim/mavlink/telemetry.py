@@ -11,6 +11,7 @@ import math
 import time
 from collections.abc import Callable
 
+from sim.geo import ne_offset_m
 from sim.mavlink.codec import mavlink as m
 from sim.vehicle import AutoSub, MainMode, MavResult, VehicleState
 
@@ -224,10 +225,10 @@ def build_message(msg_id: int, state: VehicleState, *, home_set: bool) -> m.MAVL
             t_ms, *_quaternion(state.roll_rad, state.pitch_rad, math.radians(state.heading_deg)),
             0.0, 0.0, 0.0, [0.0, 0.0, 0.0, 0.0])
     if msg_id == m.MAVLINK_MSG_ID_LOCAL_POSITION_NED:
-        # NED from home (the EKF origin is where PX4 first got a fix, i.e. home on the ground).
+        # NED from home (the EKF origin is where PX4 first got a fix, i.e. home on the ground); the
+        # offboard setpoints in LOCAL_NED use the same origin and conversion.
         h = state.home
-        north = (state.lat_deg - h.lat_deg) * _M_PER_DEG
-        east = (state.lon_deg - h.lon_deg) * _M_PER_DEG * math.cos(math.radians(h.lat_deg))
+        north, east = ne_offset_m(h.lat_deg, h.lon_deg, state.lat_deg, state.lon_deg)
         return m.MAVLink_local_position_ned_message(
             t_ms, north, east, -state.alt_rel_m, state.vn_m_s, state.ve_m_s, state.vd_m_s)
     if msg_id == m.MAVLINK_MSG_ID_SYSTEM_TIME:
@@ -241,7 +242,6 @@ def build_message(msg_id: int, state: VehicleState, *, home_set: bool) -> m.MAVL
 
 
 REQUESTABLE = frozenset(DEFAULT_RATES_HZ) | OPTIONAL_STREAMS | {m.MAVLINK_MSG_ID_AUTOPILOT_VERSION}
-_M_PER_DEG = 111_319.49  # local NED only: accurate to centimetres over a few km of flight
 
 
 def _quaternion(roll: float, pitch: float, yaw: float) -> tuple[float, float, float, float]:

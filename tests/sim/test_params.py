@@ -24,6 +24,8 @@ EXPECTED = [
     ("COM_DISARM_LAND", ParamType.REAL32, 2.0),
     ("COM_DISARM_PRFLT", ParamType.REAL32, 10.0),
     ("COM_RC_IN_MODE", ParamType.INT32, 1),
+    ("COM_OF_LOSS_T", ParamType.REAL32, 1.0),
+    ("COM_OBL_RC_ACT", ParamType.INT32, 0),
     ("BAT_LOW_THR", ParamType.REAL32, 0.15),
     ("BAT_CRIT_THR", ParamType.REAL32, 0.07),
     ("BAT_EMERGEN_THR", ParamType.REAL32, 0.05),

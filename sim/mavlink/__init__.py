@@ -1,0 +1,1 @@
+"""sim's MAVLink services: framing, commands, telemetry streams, mission, parameter and offboard protocols."""
