@@ -171,3 +171,57 @@ def test_bad_arguments_and_no_simulator_are_clear_errors() -> None:
     out = subprocess.run(_sim("fault", "reboot", "--control-port", str(free_udp_port())),
                          capture_output=True, text=True, cwd=ROOT, timeout=30)
     assert out.returncode == 1 and "no simulator answers" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_every_cli_fault_kind_reaches_its_vehicle(capsys: pytest.CaptureFixture[str]) -> None:
+    from sim import Fleet, Home
+    from sim.__main__ import main
+    from sim.vehicle import MavResult
+
+    control = free_udp_port()
+    homes = [Home(-6.2088, 106.8456, 10.0), Home(-6.2088, 106.8458, 10.0)]
+    with Fleet(homes, speedup=10, sysid_base=next_sysid_base(2), api_ports=[free_udp_port(), free_udp_port()],
+               gcs=False, control_port=control) as fleet:
+
+        def cli(*args: str) -> tuple[int, str, str]:
+            rc = main([*args, "--control-port", str(control)])
+            out = capsys.readouterr()
+            return rc, out.out, out.err
+
+        def wait(cond, what: str) -> None:  # type: ignore[no-untyped-def]
+            end = time.monotonic() + 30.0
+            while not cond():
+                assert time.monotonic() < end, what
+                time.sleep(0.02)
+
+        wait(lambda: fleet.state(0).position_ok and fleet.state(1).position_ok, "ready")
+        assert cli("fault", "gps-loss", "on", "--vehicle", "1")[0] == 0
+        assert not fleet.state(1).gps_ok and fleet.state(0).gps_ok
+        assert cli("fault", "gps-loss", "off", "--vehicle", "1")[0] == 0
+        assert fleet.state(1).gps_ok
+        rc, out, _ = cli("fault", "battery", "33", "--vehicle", "0")
+        assert rc == 0 and out.startswith("ok")
+        assert fleet.state(0).battery_pct == pytest.approx(33.0, abs=0.1)
+        assert cli("fault", "link-loss", "3", "--vehicle", "0")[0] == 0  # 3 simulated s = 0.3 s at 10x
+        assert not fleet.link_up(0) and fleet.link_up(1)
+        wait(lambda: fleet.link_up(0), "link back after 3 simulated seconds")
+        assert cli("fault", "link-loss", "--vehicle", "1")[0] == 0  # until restored
+        t0 = fleet.sim_time_s
+        wait(lambda: fleet.sim_time_s - t0 > 5.0, "time passing")
+        assert not fleet.link_up(1)
+        assert cli("fault", "link-restore", "--vehicle", "1")[0] == 0
+        assert fleet.link_up(1)
+        assert cli("fault", "reject-next", "--vehicle", "0")[0] == 0
+        vehicle = fleet._runtime.runners[0].vehicle  # noqa: SLF001 - the model answers the next command
+        assert fleet._on_loop(lambda: vehicle.arm().result) == MavResult.TEMPORARILY_REJECTED  # noqa: SLF001
+        assert fleet._on_loop(lambda: vehicle.arm().result) == MavResult.ACCEPTED  # noqa: SLF001
+        t_before = fleet.state(0).time_us
+        assert cli("fault", "reboot", "--vehicle", "0")[0] == 0
+        st = fleet.state(0)
+        assert st.time_us < t_before and not st.armed and not st.position_ok
+        rc, out, _ = cli("state", "--vehicle", "1")
+        assert rc == 0 and json.loads(out)["state"]["home"]["lon_deg"] == pytest.approx(106.8458)
+        rc, _, err = cli("fault", "battery", "150", "--vehicle", "0")
+        assert rc == 1 and "0..100" in err
+        rc, _, err = cli("fault", "gps-loss", "on", "--vehicle", "5")
+        assert rc == 1 and "no vehicle 5" in err
