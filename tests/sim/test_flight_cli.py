@@ -16,10 +16,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from mavsdk.plugins.follow_me import Config as FollowConfig
+from mavsdk.plugins.follow_me import TargetLocation as FollowTarget
+from mavsdk.plugins.geofence import FenceType, GeofenceData, Point, Polygon
+from mavsdk.plugins.mission import MissionItem, MissionPlan
 from mavsdk.plugins.telemetry import FlightMode
 
 from sim import ControlClient, free_udp_port
-from tests.support.flight import connect, next_sysid_base
+from tests.support.flight import Flight, connect, distance_m, next_sysid_base
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -110,33 +114,98 @@ def cli_fleet(big_executor: None) -> Iterator[tuple[CliFleet, subprocess.Popen[s
 
 @pytest.mark.flight
 async def test_python_m_sim_three_vehicles_flown_by_plain_mavsdk(cli_fleet) -> None:
+    """Issue 2's "done when": the CLI fleet flown by MAVSDK's usual calls, as PX4 SITL 0-2 would be:
+    vehicle 0 a mission (upload, download, start, progress) then RTL home; vehicle 1 takeoff, goto,
+    then a CLI battery fault -> RTL; vehicle 2 a geofence, then follow-me until the target leads it
+    out of the fence -> Hold (GF_ACTION default)."""
     fleet, proc = cli_fleet
     async with connect(fleet, speedup=5) as flights:
         assert [f.system_id for f in flights] == [fleet.system_id(i) for i in range(3)]
         await asyncio.gather(*(f.wait_until_ready() for f in flights))
-        for f in flights:
-            await f.action.arm()
-            await f.action.takeoff()
-        await asyncio.gather(*(f.wait_until_altitude(2.5, 0.3) for f in flights))
+        await asyncio.gather(_mission_then_rtl(flights[0]), _goto_then_cli_battery_fault(flights[1], fleet),
+                             _geofence_and_follow_me(flights[2], fleet))
 
-        # A fault through the CLI: vehicle 2's battery drops below BAT_LOW_THR -> it returns.
-        out = subprocess.run(
-            _sim("fault", "battery", "12", "--vehicle", "2", "--control-port", str(fleet.client.port)),
-            capture_output=True, text=True, cwd=ROOT, timeout=30)
-        assert out.returncode == 0, out.stderr
-        assert "ok" in out.stdout
-        await flights[2].wait_flight_mode(FlightMode.RETURN_TO_LAUNCH, 10)
-        assert await flights[0].tel.flight_mode() == FlightMode.HOLD
 
-        state = subprocess.run(
-            _sim("state", "--vehicle", "2", "--control-port", str(fleet.client.port)),
-            capture_output=True, text=True, cwd=ROOT, timeout=30)
-        assert state.returncode == 0, state.stderr
-        st = json.loads(state.stdout)
-        assert st["state"]["battery_pct"] == pytest.approx(12.0, abs=0.5) and st["link_up"] is True
+async def _mission_then_rtl(f: Flight) -> None:
+    home = await f.tel.home()
+    lat0, lon0 = home.latitude_deg, home.longitude_deg
+    plan = MissionPlan([MissionItem(latitude_deg=lat0 + dn, longitude_deg=lon0 + de, relative_altitude_m=8.0,
+                                    speed_m_s=6.0, is_fly_through=True, acceptance_radius_m=2.0)
+                        for dn, de in ((0.0002, 0.0), (0.0002, -0.0002), (0.0, -0.0002))])
+    await f.mission.set_return_to_launch_after_mission(True)
+    await f.action.set_return_to_launch_altitude(12.0)
+    await f.mission.upload_mission(plan)
+    assert len((await f.mission.download_mission()).mission_items) == 3
+    seen: list[int] = []
 
-        await asyncio.gather(*(f.action.land() for f in flights[:2]))
-        await asyncio.gather(*(f.wait_until_landed(120) for f in flights))
+    async def record() -> None:
+        async for p in f.mission.subscribe_mission_progress():
+            if not seen or seen[-1] != p.current:
+                seen.append(p.current)
+    task = asyncio.get_running_loop().create_task(record())
+    try:
+        await f.action.arm()
+        await f.mission.start_mission()
+        await f.wait_until(f.mission.is_mission_finished, 180, "done with the mission")
+        await f.wait_until_landed(180)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert seen == sorted(seen) and {1, 2, 3} <= set(seen), seen
+    p = await f.tel.position()
+    assert distance_m(p.latitude_deg, p.longitude_deg, lat0, lon0) < 2.0
+
+
+async def _goto_then_cli_battery_fault(f: Flight, fleet: CliFleet) -> None:
+    home = await f.tel.home()
+    await f.arm_and_takeoff()
+    lat, lon = home.latitude_deg + 0.0003, home.longitude_deg + 0.0002
+    await f.action.goto_location(lat, lon, home.absolute_altitude_m + 10.0, 0.0)
+    await f.wait_until_near(lat, lon, 1.0, timeout_s=90)
+    assert await f.tel.flight_mode() == FlightMode.HOLD
+    # A fault through the CLI: the battery drops below BAT_LOW_THR -> the vehicle returns.
+    out = await asyncio.to_thread(subprocess.run, _sim(
+        "fault", "battery", "12", "--vehicle", "1", "--control-port", str(fleet.client.port)),
+        capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert out.returncode == 0 and out.stdout.startswith("ok"), out.stderr
+    await f.wait_flight_mode(FlightMode.RETURN_TO_LAUNCH, 10)
+    state = await asyncio.to_thread(subprocess.run, _sim(
+        "state", "--vehicle", "1", "--control-port", str(fleet.client.port)),
+        capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert state.returncode == 0, state.stderr
+    st = json.loads(state.stdout)
+    assert st["state"]["battery_pct"] == pytest.approx(12.0, abs=0.5) and st["link_up"] is True
+    await f.wait_until_landed(180)
+    p = await f.tel.position()
+    assert distance_m(p.latitude_deg, p.longitude_deg, home.latitude_deg, home.longitude_deg) < 2.0
+
+
+async def _geofence_and_follow_me(f: Flight, fleet: CliFleet) -> None:
+    home = await f.tel.home()
+    lat0, lon0, alt0 = home.latitude_deg, home.longitude_deg, home.absolute_altitude_m
+    d = 0.0004  # ~44 m
+    await f.geofence.upload_geofence(GeofenceData(polygons=[Polygon(
+        [Point(lat0 - d, lon0 - d), Point(lat0 - d, lon0 + d), Point(lat0 + d, lon0 + d),
+         Point(lat0 + d, lon0 - d)], FenceType.INCLUSION)]))
+    assert len((await f.geofence.download_geofence()).polygons) == 1
+    await f.arm_and_takeoff()
+    await f.follow_me.set_config(FollowConfig(follow_height_m=8.0, follow_distance_m=5.0, responsiveness=0.1,
+                                              max_tangential_vel_m_s=8.0, follow_angle_deg=180.0))
+    await f.follow_me.start()
+    await f.wait_flight_mode(FlightMode.FOLLOW_ME, 10)
+    t0 = fleet.sim_time_s
+    speed_n = 3.0  # the officer heads north, out of the fence
+    while await f.tel.flight_mode() == FlightMode.FOLLOW_ME:
+        dt = fleet.sim_time_s - t0
+        assert dt < 60.0, "never left the fence"
+        await f.follow_me.set_target_location(
+            FollowTarget(lat0 + speed_n * dt / 111_319.49, lon0, alt0, speed_n, 0.0, 0.0))
+        await asyncio.sleep(0.1)
+    await f.wait_flight_mode(FlightMode.HOLD, 5)  # GF_ACTION 2 (PX4's default): hold
+    p = await f.tel.position()
+    assert distance_m(p.latitude_deg, p.longitude_deg, lat0, lon0) > 40.0  # it went along, to the fence
+    await f.action.land()
+    await f.wait_until_landed(120)
 
 
 def test_ctrl_c_stops_cleanly() -> None:
