@@ -210,7 +210,8 @@ class _Drone:
     armable: bool = False
     params_ok: bool = False
     position_rx: deque[float] = field(default_factory=lambda: deque(maxlen=256))
-    rates_set_mono: float = 0.0  # when stream rates were last requested
+    rates_set_mono: float = 0.0
+    last_pub_mono: float = 0.0  # when the last snapshot went to subscribers  # when stream rates were last requested
     connected_mono: float = 0.0
     connect_epoch: int = 0  # bumped on every (re)connection; stale param checks stop
     param_types: dict[str, bool] = field(default_factory=dict)  # name -> is_int, as learnt
@@ -696,6 +697,7 @@ class MavsdkGateway:
         )
 
     def _publish(self, d: _Drone) -> None:
+        d.last_pub_mono = time.monotonic()
         if not d.subscribers:
             return
         snap = self._snapshot(d)
@@ -706,7 +708,12 @@ class MavsdkGateway:
             queue.put_nowait(snap)
 
     async def _ticker(self, d: _Drone) -> None:
-        """Publish a snapshot every 1/rate s; notice silent links."""
+        """Publish at least every 1/rate s (positions publish on arrival); notice silent links.
+
+        Snapshots go out when a new position arrives (rate-limited to the configured rate), so a
+        subscriber sees a position one event-loop hop after MAVSDK delivered it rather than up
+        to one tick later; this ticker fills in when positions stop (link lost, no GPS).
+        """
         loop = asyncio.get_running_loop()
         period = 1.0 / self._rate_hz
         next_t = loop.time()
@@ -720,7 +727,8 @@ class MavsdkGateway:
             if d.link_state is LinkState.CONNECTED and not self._is_link_up(d):
                 self._mark_lost(d)  # silent for too long, whatever MAVSDK says yet
             self._check_rate(d)
-            self._publish(d)
+            if time.monotonic() - d.last_pub_mono >= 0.9 * period:
+                self._publish(d)
 
     def _check_rate(self, d: _Drone) -> None:
         """Ask for the stream rates again when positions arrive far below the configured rate.
@@ -897,11 +905,14 @@ class MavsdkGateway:
         self._publish(d)
 
     def _on_position(self, d: _Drone, v: Any) -> None:
-        d.position_rx.append(time.monotonic())
+        now = time.monotonic()
+        d.position_rx.append(now)
         d.lat_deg = _finite(v.latitude_deg)
         d.lon_deg = _finite(v.longitude_deg)
         d.alt_amsl_m = _finite(v.absolute_altitude_m)
         d.alt_rel_m = _finite(v.relative_altitude_m)
+        if now - d.last_pub_mono >= 0.8 / self._rate_hz:
+            self._publish(d)
 
     def _on_velocity(self, d: _Drone, v: Any) -> None:
         north, east = _finite(v.north_m_s), _finite(v.east_m_s)
