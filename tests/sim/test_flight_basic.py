@@ -7,7 +7,7 @@ import asyncio
 import math
 
 import pytest
-from mavsdk.plugins.action import ActionError
+from mavsdk.plugins.action import ActionError, OrbitYawBehavior
 from mavsdk.plugins.telemetry import FlightMode, LandedState
 
 from tests.sim.conftest import JAKARTA
@@ -88,12 +88,38 @@ async def test_goto_location(make_fleet) -> None:
         home = await f.tel.home()
         lat, lon = home.latitude_deg + 0.0009, home.longitude_deg + 0.0005  # ~115 m
         amsl = home.absolute_altitude_m + 20.0
-        await f.action.goto_location(lat, lon, amsl, 0.0)
+        await f.action.set_current_speed(8.0)  # DO_CHANGE_SPEED: the goto flies at 8 m/s, not 5
+        await f.action.goto_location(lat, lon, amsl, math.nan)  # NaN yaw: face the travel direction
+
+        async def cruising() -> bool:
+            st = fleet.state(0)
+            fw = await f.tel.fixedwing_metrics()  # VFR_HUD
+            return abs(math.hypot(st.vn_m_s, st.ve_m_s) - 8.0) < 0.2 and abs(fw.groundspeed_m_s - 8.0) < 0.3
+        await f.wait_until(cruising, 30, "cruising at 8 m/s")
+        course = math.degrees(math.atan2((lon - home.longitude_deg) * math.cos(math.radians(lat)),
+                                         lat - home.latitude_deg))
+        yaw = (await f.tel.attitude_euler()).yaw_deg  # ATTITUDE
+        assert abs((yaw - course + 180.0) % 360.0 - 180.0) < 5.0, (yaw, course)
+        assert abs((await f.tel.heading()).heading_deg - yaw % 360.0) < 5.0  # GLOBAL_POSITION_INT hdg
         await f.wait_until_near(lat, lon, 1.0, timeout_s=90)
         await f.wait_until_altitude(20.0, 0.5, timeout_s=30)
         st = fleet.state(0)
         assert distance_m(st.lat_deg, st.lon_deg, lat, lon) < 1.0
         assert await f.tel.flight_mode() == FlightMode.HOLD
+        alt = await f.tel.altitude()  # ALTITUDE
+        assert alt.altitude_relative_m == pytest.approx(st.alt_rel_m, abs=0.3)
+        assert alt.altitude_amsl_m == pytest.approx(st.alt_amsl_m, abs=0.3)
+        bat = await f.tel.battery()  # BATTERY_STATUS
+        assert bat.remaining_percent == pytest.approx(st.battery_pct, abs=1.0) and 13.0 < bat.voltage_v < 17.0
+
+        # DO_ORBIT (MAVSDK do_orbit): circles the point in PX4's POSCTL orbit mode.
+        await f.action.do_orbit(15.0, 3.0, OrbitYawBehavior.HOLD_FRONT_TO_CIRCLE_CENTER, lat, lon, amsl)
+        await f.wait_flight_mode(FlightMode.POSCTL, 5)
+        t0 = fleet.sim_time_s
+        await f.wait_until(lambda: fleet.sim_time_s - t0 > 25.0, 40, "orbiting 25 s")
+        st = fleet.state(0)
+        assert distance_m(st.lat_deg, st.lon_deg, lat, lon) == pytest.approx(15.0, abs=1.5)
+        assert math.hypot(st.vn_m_s, st.ve_m_s) == pytest.approx(3.0, abs=0.4)
         await f.action.return_to_launch()
         await f.wait_until_landed(180)
         st = fleet.state(0)
