@@ -261,3 +261,43 @@ async def test_all_drones_busy_queues_then_dispatches(tmp_path: Path) -> None:
                                      "queued incident en route")
             first_m = await c.get(f"/api/missions/{first['mission_id']}")
             assert m["drone_id"] == first_m["drone_id"]  # the drone that came free
+
+
+async def test_intake_merge_idempotency_unreachable_and_bad_input(tmp_path: Path) -> None:
+    """The intake rules on the full stack: nothing launches twice, nothing half-written."""
+    with e2e_stack(tmp_path, speedup=SPEEDUP) as stack:
+        async with run_controller(stack.settings) as c:
+            await c.wait_drones_ready()
+            first = await c.report(*EAST_OF_HQ, external_id="cc-2026-0001")
+            assert first["status"] == "dispatched"
+            # The call centre retries the same call: same answer, nothing new.
+            again = await c.post(
+                "/api/reports",
+                {"category": "crime", "priority": 1, "location": {"lat": EAST_OF_HQ[0], "lon": EAST_OF_HQ[1]},
+                 "address": "Jl. Jenderal Sudirman, Kudus (contoh)", "description": "Laporan uji e2e",
+                 "caller_phone": "081234567890", "channel": "phone", "external_id": "cc-2026-0001"},
+                role="integration",
+            )
+            assert again.status_code == 201 and again.headers.get("Idempotent-Replay") == "true"
+            assert again.json()["report_id"] == first["report_id"]
+            # A second caller 100 m away: merged into the same incident, no second drone.
+            second = await c.report(EAST_OF_HQ[0] + 0.0009, EAST_OF_HQ[1])
+            assert second["merged"] and second["incident_id"] == first["incident_id"]
+            assert second["mission_id"] == first["mission_id"]
+            inc = await c.get(f"/api/incidents/{first['incident_id']}")
+            assert inc["report_count"] == 2
+            # Far outside every service area (Semarang): recorded, with the reason.
+            far = await c.report(-6.9667, 110.4167)
+            assert far["status"] == "unreachable" and far["mission_id"] is None
+            assert far["reason"] and far["reason_code"] == "outside_service_area"
+            # Bad input: 4xx naming the field, nothing stored.
+            before = len((await c.get("/api/incidents"))["incidents"])
+            bad = await c.post("/api/reports", {"category": "crime", "priority": 1,
+                                                "location": {"lat": 95.0, "lon": 110.8},
+                                                "channel": "phone"}, role="integration")
+            assert bad.status_code == 422 and "lat" in bad.text
+            assert len((await c.get("/api/incidents"))["incidents"]) == before
+            # Only one vehicle ever armed for all of this.
+            await wait_until(lambda: sum(stack.fleet.state(i).armed for i in range(3)) == 1, 30.0,
+                             "one drone flying")
+            assert sum(stack.fleet.state(i).armed for i in range(3)) == 1
