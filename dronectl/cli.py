@@ -1,1 +1,408 @@
-def main() -> None: ...
+"""``dronectl``: serve the controller, run the demo, post reports, watch, manage tokens.
+
+Errors are printed as one clear message (no traceback) with a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from dronectl.config import Category, ConfigError, Role, Settings, hash_token, load_settings
+
+__all__ = ["main"]
+
+EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "muria" / "config.toml"
+DEFAULT_URL = "http://127.0.0.1:8110"
+
+
+class CliError(Exception):
+    """A message for the user; printed without a traceback."""
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+def _config_path(arg: str | None) -> Path:
+    return Path(arg or os.environ.get("DRONECTL_CONFIG") or EXAMPLE_CONFIG)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    over: dict[str, Any] = {}
+    if getattr(args, "data_dir", None):
+        over["data_dir"] = Path(args.data_dir).resolve()
+    return load_settings(_config_path(args.config), **over)
+
+
+def _new_token() -> str:
+    return "dctl_" + secrets.token_urlsafe(24)
+
+
+def _store_token(settings: Settings, role: Role, name: str, subject: str | None) -> str:
+    from dronectl.store import Store
+
+    token = _new_token()
+    store = Store(settings.db_path)
+    try:
+        store.add_token(hash_token(token), role.value, name, subject)
+        store.audit("token_created", {"role": role.value, "name": name, "subject": subject}, actor="cli")
+    finally:
+        store.close()
+    return token
+
+
+def _token(args: argparse.Namespace) -> str:
+    tok = args.token or os.environ.get("DRONECTL_TOKEN")
+    if not tok:
+        raise CliError("a token is needed: --token TOKEN or the DRONECTL_TOKEN environment variable "
+                       "(create one with `dronectl token create --role dispatcher`)")
+    return str(tok)
+
+
+def _http_error(r: Any) -> CliError:
+    try:
+        err = r.json()["error"]
+        lines = [f"HTTP {r.status_code}: {err['message']}"]
+        lines += [f"  {f['field']}: {f['reason']}" for f in err.get("fields", []) if f["field"] not in err["message"]]
+        return CliError("\n".join(lines))
+    except Exception:
+        return CliError(f"HTTP {r.status_code}: {r.text[:300]}")
+
+
+# -- serve / demo ----------------------------------------------------------------------------------
+def _setup_logging(settings: Settings) -> Path:
+    """Controller and MAVSDK logs go to one file per run under the data dir; warnings also to stderr."""
+    import logging
+    from datetime import datetime
+
+    log_dir = settings.data_path / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    path = log_dir / f"controller-{datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}.log"
+    file_h = logging.FileHandler(path, encoding="utf-8")
+    file_h.setLevel(logging.INFO)
+    file_h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    err_h = logging.StreamHandler(sys.stderr)
+    err_h.setLevel(logging.WARNING)
+    err_h.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    root.addHandler(file_h)
+    root.addHandler(err_h)
+    logging.getLogger("mavsdk").addFilter(lambda r: r.levelno >= logging.INFO)
+    logging.getLogger("mavsdk").propagate = True
+    # The native MAVSDK core writes to stderr unless its lines are routed into logging.
+    from dronectl.vehicles.mavsdk_gateway import route_mavsdk_logs
+
+    route_mavsdk_logs()
+    # MAVSDK's informational chatter stays in the file only.
+    err_h.addFilter(lambda r: not (r.name.startswith("mavsdk") and r.levelno < logging.ERROR))
+    return path
+
+
+async def _serve(settings: Settings, host: str, port: int, banner: str | None = None) -> None:
+    from dronectl.api import create_app
+    from dronectl.api.server import serve_app
+
+    app = create_app(settings)
+    main_task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    if main_task is not None:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGTERM, main_task.cancel)
+    try:
+        async with serve_app(app, host=host, port=port, log_level="warning") as url:
+            print(banner.format(url=url) if banner else f"dronectl listening on {url} (docs: {url}/docs)",
+                  flush=True)
+            await asyncio.Event().wait()  # until Ctrl-C / SIGTERM
+    except OSError as e:
+        raise CliError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    log_path = _setup_logging(settings)
+    print(f"log: {log_path}", flush=True)
+    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
+        asyncio.run(_serve(settings, args.host, args.port))
+    print("dronectl stopped", flush=True)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from dronectl.demo import SimError, SimProcess, fleet_layout
+
+    if args.speedup <= 0:
+        raise CliError("--speedup must be > 0")
+    data_dir = Path(args.data_dir or "data/demo").resolve()
+    settings = load_settings(_config_path(args.config), data_dir=data_dir)
+    homes, base_port, sysid = fleet_layout(settings)
+    log_path = _setup_logging(settings)
+    tokens = {
+        "dispatcher": _store_token(settings, Role.DISPATCHER, "demo-dispatcher", None),
+        "integration": _store_token(settings, Role.INTEGRATION, "demo-call-centre", None),
+        "officer": _store_token(settings, Role.OFFICER, "demo-officer", "babin-1"),
+        "admin": _store_token(settings, Role.ADMIN, "demo-admin", None),
+    }
+    try:
+        sim = SimProcess(homes, base_port=base_port, sysid_base=sysid, speedup=args.speedup,
+                         log_dir=data_dir / "logs")
+        with sim:
+            sim.check_alive(grace_s=1.0)
+            url = f"http://{args.host}:{args.port}"
+            b = settings.bases[0]
+            banner = "\n".join([
+                f"dronectl demo: {settings.area_name}",
+                f"  simulated fleet: {len(homes)} drones (python -m sim, speed-up {args.speedup:g}x), "
+                f"MAVLink udp {base_port}..{base_port + len(homes) - 1}; log {sim.log_path}",
+                "  controller: {url}   API docs: {url}/docs   metrics: {url}/metrics",
+                "  telemetry:  ws://" + f"{args.host}:{args.port}/api/telemetry?token={tokens['dispatcher']}",
+                f"  data:       {settings.db_path}   log: {log_path}",
+                "  tokens (stored hashed; valid for this data directory):",
+                *[f"    {role:<12} {tok}" for role, tok in tokens.items()],
+                "  try:",
+                f"    export DRONECTL_URL={url} DRONECTL_TOKEN={tokens['dispatcher']}",
+                f"    dronectl report --category crime --priority 1 --lat {b.lat_deg - 0.012:.4f} "
+                f"--lon {b.lon_deg + 0.006:.4f} --description 'Pencurian motor'",
+                "    dronectl watch",
+                "  Ctrl-C stops everything.",
+            ])
+            with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
+                asyncio.run(_serve(settings, args.host, args.port, banner=banner))
+            code = sim.proc.poll() if sim.proc else None
+            if code is not None:
+                print(f"note: the simulator had exited (code {code}); see {sim.log_path}", file=sys.stderr)
+    except SimError as e:
+        raise CliError(str(e)) from None
+    print("demo stopped (controller and simulator)", flush=True)
+    return 0
+
+
+# -- report / watch / token ------------------------------------------------------------------------
+def cmd_report(args: argparse.Namespace) -> int:
+    import httpx
+
+    body: dict[str, Any] = {"category": args.category, "priority": args.priority,
+                            "location": {"lat": args.lat, "lon": args.lon}, "channel": args.channel}
+    for key, val in (("address", args.address), ("description", args.description), ("caller_phone", args.phone),
+                     ("caller_nik", args.nik), ("external_id", args.external_id)):
+        if val is not None:
+            body[key] = val
+    headers = {"Authorization": f"Bearer {_token(args)}", "Accept-Language": args.lang}
+    try:
+        r = httpx.post(f"{args.url.rstrip('/')}/api/reports", json=body, headers=headers, timeout=30.0)
+    except httpx.HTTPError as e:
+        raise CliError(f"cannot reach {args.url}: {e}") from None
+    if r.status_code >= 400:
+        raise _http_error(r)
+    out = r.json()
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    en = args.lang == "en"
+    words = ("Report accepted", "incident", "status", "mission", "merged into an open incident") if en else \
+        ("Laporan diterima", "kejadian", "status", "misi", "digabung ke kejadian yang masih terbuka")
+    line = f"{words[0]}: {words[1]} {out['incident_id']}, {words[2]} {out['status']}"
+    if out.get("mission_id") is not None:
+        line += f", {words[3]} {out['mission_id']}"
+    print(line)
+    if out.get("merged"):
+        print(f"  ({words[4]})")
+    if out.get("reason"):
+        print(f"  {out['reason']}")
+    return 0
+
+
+def _fmt(v: Any, spec: str = "") -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def render_watch(drones: list[dict[str, Any]], incidents: list[dict[str, Any]], events: Sequence[str]) -> str:
+    lines = [f"dronectl watch  {time.strftime('%H:%M:%S')}", "",
+             f"{'DRONE':<10} {'LINK':<10} {'MODE':<17} {'ARM':<4} {'AIR':<4} {'ALT m':>6} {'BAT %':>6} "
+             f"{'SPD':>5} {'WP':>7} {'MISSION':>7}  {'LAT':>9} {'LON':>10}"]
+    for d in drones:
+        t = d["telemetry"]
+        wp = f"{t['mission_current']}/{t['mission_total']}" if t["mission_total"] else "-"
+        lines.append(
+            f"{d['id']:<10} {t['link']:<10} {t['flight_mode']:<17} {'y' if t['armed'] else 'n':<4} "
+            f"{'y' if t['in_air'] else 'n':<4} {_fmt(t['alt_rel_m'], '6.1f'):>6} {_fmt(t['battery_pct'], '6.1f'):>6} "
+            f"{_fmt(t['ground_speed_m_s'], '5.1f'):>5} {wp:>7} {_fmt(d.get('mission_id')):>7}  "
+            f"{_fmt(t['lat_deg'], '9.5f'):>9} {_fmt(t['lon_deg'], '10.5f'):>10}")
+    lines += ["", f"{'INCIDENT':<8} {'CAT':<13} {'P':<2} {'STATUS':<12} {'MISSION':>7}  REASON"]
+    for i in incidents[:12]:
+        lines.append(f"{i['id']:<8} {i['category']:<13} {i['priority']:<2} {i['status']:<12} "
+                     f"{_fmt(i['mission_id']):>7}  {(i.get('reason') or '')[:70]}")
+    if events:
+        lines += ["", "EVENTS"] + list(events)[-10:]
+    return "\n".join(lines)
+
+
+def _event_line(f: dict[str, Any]) -> str | None:
+    ts = time.strftime("%H:%M:%S")
+    k = f.get("type")
+    if k == "mission_state":
+        return f"{ts} mission {f['mission_id']} ({f['drone']}): {f['from_state']} -> {f['to_state']}"
+    if k == "link":
+        return f"{ts} {f['drone']}: link {f['link']}"
+    if k == "low_battery":
+        return f"{ts} {f['drone']}: low battery {f['battery_pct']:.0f}%"
+    if k == "incident_updated":
+        return f"{ts} incident {f['incident']}: {f['status']}"
+    if k == "report_received":
+        return f"{ts} report {f['report_id']} -> incident {f['incident']}{' (merged)' if f['merged'] else ''}"
+    return None
+
+
+async def _watch(url: str, token: str, lang: str, once: bool, clear: bool) -> None:
+    import httpx
+    from websockets.asyncio.client import connect
+
+    headers = {"Authorization": f"Bearer {token}", "Accept-Language": lang}
+    events: list[str] = []
+    async with httpx.AsyncClient(base_url=url.rstrip("/"), headers=headers, timeout=10.0) as c:
+
+        async def snapshot() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+            rd, ri = await c.get("/api/drones"), await c.get("/api/incidents")
+            for r in (rd, ri):
+                if r.status_code >= 400:
+                    raise _http_error(r)
+            return rd.json()["drones"], ri.json()["incidents"]
+
+        drones, incidents = await snapshot()
+        if once:
+            print(render_watch(drones, incidents, events))
+            return
+        ws_url = url.rstrip("/").replace("http://", "ws://").replace("https://", "wss://") + "/api/telemetry"
+        by_id = {d["id"]: d for d in drones}
+        async with connect(ws_url, additional_headers=headers) as ws:
+            last_draw = 0.0
+            last_poll = time.monotonic()
+            while True:
+                try:
+                    async with asyncio.timeout(0.5):
+                        f = json.loads(await ws.recv())
+                except TimeoutError:
+                    f = {}
+                if f.get("type") == "telemetry" and f["drone_id"] in by_id:
+                    tel = {k: f[k] for k in by_id[f["drone_id"]]["telemetry"] if k in f}
+                    by_id[f["drone_id"]]["telemetry"] = tel
+                    by_id[f["drone_id"]]["mission_id"] = f.get("mission_id")
+                elif f:
+                    line = _event_line(f)
+                    if line:
+                        events.append(line)
+                now = time.monotonic()
+                if now - last_poll > 3.0 or f.get("type") in ("incident_updated", "mission_state"):
+                    _, incidents = await snapshot()
+                    last_poll = now
+                if now - last_draw >= 0.5:
+                    out = render_watch(list(by_id.values()), incidents, events)
+                    print(("\x1b[H\x1b[2J" if clear else "") + out, flush=True)
+                    last_draw = now
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    import httpx
+    from websockets.exceptions import InvalidStatus, WebSocketException
+
+    try:
+        asyncio.run(_watch(args.url, _token(args), args.lang, args.once, clear=sys.stdout.isatty()))
+    except KeyboardInterrupt:
+        return 0
+    except httpx.HTTPError as e:
+        raise CliError(f"cannot reach {args.url}: {e}") from None
+    except InvalidStatus as e:
+        raise CliError(f"telemetry stream refused: HTTP {e.response.status_code}") from None
+    except (WebSocketException, OSError) as e:
+        raise CliError(f"telemetry stream ended: {e}") from None
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    role = Role(args.role)
+    if role is Role.OFFICER and not args.subject:
+        raise CliError("--subject OFFICER_ID is required for officer tokens (incidents are assigned to it)")
+    token = _store_token(settings, role, args.name or f"cli-{role.value}", args.subject)
+    print(token)
+    print(f"({role.value} token stored hashed in {settings.db_path})", file=sys.stderr)
+    return 0
+
+
+# -- parser ----------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dronectl", description="Drone-as-first-responder controller for 110 call centres.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the controller (API on HTTP/WebSocket)")
+    s.add_argument("--config", help=f"TOML configuration (default: $DRONECTL_CONFIG or {EXAMPLE_CONFIG.name} example)")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8110)
+    s.add_argument("--data-dir", help="override the configuration's data directory")
+    s.set_defaults(func=cmd_serve)
+
+    d = sub.add_parser("demo", help="simulated Kudus fleet + controller on http://127.0.0.1:8110")
+    d.add_argument("--config", help="TOML configuration (default: examples/muria/config.toml)")
+    d.add_argument("--speedup", type=float, default=1.0, help="simulated time runs K times faster")
+    d.add_argument("--host", default="127.0.0.1")
+    d.add_argument("--port", type=int, default=8110)
+    d.add_argument("--data-dir", help="where the demo stores its database and logs (default: data/demo)")
+    d.set_defaults(func=cmd_demo)
+
+    r = sub.add_parser("report", help="post a 110 report over HTTP")
+    r.add_argument("--url", default=os.environ.get("DRONECTL_URL", DEFAULT_URL))
+    r.add_argument("--token", help="bearer token (default: $DRONECTL_TOKEN)")
+    r.add_argument("--category", required=True, choices=[c.value for c in Category])
+    r.add_argument("--priority", type=int, default=2, help="1 = most urgent .. 5")
+    r.add_argument("--lat", type=float, required=True)
+    r.add_argument("--lon", type=float, required=True)
+    r.add_argument("--address")
+    r.add_argument("--description")
+    r.add_argument("--phone")
+    r.add_argument("--nik")
+    r.add_argument("--channel", default="phone", choices=["phone", "app", "kiosk", "sms"])
+    r.add_argument("--external-id")
+    r.add_argument("--lang", default="id", choices=["id", "en"])
+    r.add_argument("--json", action="store_true", help="print the API's answer as JSON")
+    r.set_defaults(func=cmd_report)
+
+    w = sub.add_parser("watch", help="live terminal view of drones and incidents")
+    w.add_argument("--url", default=os.environ.get("DRONECTL_URL", DEFAULT_URL))
+    w.add_argument("--token", help="bearer token (default: $DRONECTL_TOKEN)")
+    w.add_argument("--lang", default="id", choices=["id", "en"])
+    w.add_argument("--once", action="store_true", help="print one snapshot and exit")
+    w.set_defaults(func=cmd_watch)
+
+    t = sub.add_parser("token", help="API tokens")
+    tsub = t.add_subparsers(dest="token_command", required=True)
+    tc = tsub.add_parser("create", help="create a token; prints it on stdout (stored hashed)")
+    tc.add_argument("--role", required=True, choices=[x.value for x in Role])
+    tc.add_argument("--name", help="a label for audits")
+    tc.add_argument("--subject", help="officer id (for --role officer)")
+    tc.add_argument("--config", help="TOML configuration (default: $DRONECTL_CONFIG or the example)")
+    tc.add_argument("--data-dir", help="override the configuration's data directory")
+    tc.set_defaults(func=cmd_token_create)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (CliError, ConfigError) as e:
+        print(f"dronectl: {e}", file=sys.stderr)
+        return 2 if isinstance(e, ConfigError) else 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

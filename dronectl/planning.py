@@ -153,17 +153,22 @@ class Planner:
         out = self._route(start, scene, onscene.alt_m)
         back = self._route(scene, home, f.cruise_alt_m)
 
+        # The drone's cruise speed is commanded in the mission (a DO_CHANGE_SPEED after the first
+        # item): PX4's own default (MPC_XY_CRUISE, 5 m/s) would make every ETA wrong.
+        speed = drone.cruise_speed_m_s
         seq: list[MissionItem] = []
         if not in_air:
-            seq.append(Takeoff(start[0], start[1], f.cruise_alt_m))
+            seq.append(Takeoff(start[0], start[1], f.cruise_alt_m, speed_m_s=speed))
         for w in out.waypoints[:-1]:
             if distance_m(start[0], start[1], w.lat_deg, w.lon_deg) <= 1.0:
                 continue  # the take-off point (or where the drone already is)
-            seq.append(NavWaypoint(w.lat_deg, w.lon_deg, w.alt_m, acceptance_radius_m=3.0))
+            seq.append(NavWaypoint(w.lat_deg, w.lon_deg, w.alt_m, acceptance_radius_m=3.0,
+                                   speed_m_s=None if seq else speed))
         hover_s = onscene.hover_s
-        scene_seq = len(seq)
+        scene_at = len(seq)
         if onscene.pattern == "orbit" and hover_s > 0 and self._orbit_flyable(scene, onscene.orbit_radius_m):
-            seq.append(NavWaypoint(scene[0], scene[1], onscene.alt_m, acceptance_radius_m=2.0))
+            seq.append(NavWaypoint(scene[0], scene[1], onscene.alt_m, acceptance_radius_m=2.0,
+                                   speed_m_s=None if seq else speed))
             n = 8
             lap_s = 2 * math.pi * onscene.orbit_radius_m / drone.cruise_speed_m_s
             laps = max(1, math.ceil(hover_s / lap_s))
@@ -172,15 +177,19 @@ class Planner:
                 seq.append(NavWaypoint(float(lat), float(lon), onscene.alt_m, acceptance_radius_m=3.0))
             hover_s = laps * lap_s
         else:
-            seq.append(NavWaypoint(scene[0], scene[1], onscene.alt_m, hold_s=hover_s, acceptance_radius_m=2.0))
-        return_seq = len(seq)
+            seq.append(NavWaypoint(scene[0], scene[1], onscene.alt_m, hold_s=hover_s, acceptance_radius_m=2.0,
+                                   speed_m_s=None if seq else speed))
+        return_at = len(seq)
         for w in back.waypoints[1:-1]:
             seq.append(NavWaypoint(w.lat_deg, w.lon_deg, w.alt_m, acceptance_radius_m=3.0))
         # Over home by now (the way back came from the router): RTL only descends and lands.
         seq.append(ReturnToLaunch())
         items = Mission(tuple(seq)).to_mission_items()
-        if len(items) != len(seq):  # indices above count one MAVLink item per mission item
-            raise AssertionError("mission encoding added items; progress indices would be wrong")
+        # Progress is reported in MAVLink item indices (mission_raw): map our item positions to them.
+        scene_seq = len(Mission(tuple(seq[:scene_at])).to_mission_items())
+        return_seq = len(Mission(tuple(seq[:return_at])).to_mission_items())
+        if items[scene_seq].command != 16 or items[return_seq - 1].command not in (16,):
+            raise AssertionError("scene/return indices do not point at waypoints")
 
         climb = drone.climb_rate_m_s
         dz = abs(f.cruise_alt_m - onscene.alt_m)

@@ -1,0 +1,7 @@
+"""``python -m dronectl`` = the ``dronectl`` command."""
+
+import sys
+
+from dronectl.cli import main
+
+sys.exit(main())
