@@ -32,8 +32,9 @@ BEHAVIOUR (PX4 multicopter, checked against PX4's Commander/Navigator sources wh
   are relative to home, 0/5 AMSL. After the last item: ``mission_finished`` and loiter there in
   MISSION (PX4); starting a finished mission restarts it at item 0. MIS_DIST_1WP and fence checks
   reject a mission at start ("Mission rejected: ...", DENIED; "no mission" when empty).
-* RTL: climb to RTL_RETURN_ALT (if further than RTL_MIN_DIST), return at cruise speed, descend to
-  RTL_DESCEND_ALT, wait RTL_LAND_DELAY, land over home. Land: MPC_Z_V_AUTO_DN above MPC_LAND_ALT1,
+* RTL: to home, or with RTL_TYPE 0/3 (PX4's default 0: "closest safe point") to the closest uploaded
+  rally point when it is nearer than home; climb to RTL_RETURN_ALT (if further than RTL_MIN_DIST),
+  return at cruise speed, descend to RTL_DESCEND_ALT, wait RTL_LAND_DELAY, land there. Land: MPC_Z_V_AUTO_DN above MPC_LAND_ALT1,
   MPC_LAND_SPEED below MPC_LAND_ALT2, linear between.
 * Offboard: setpoints (velocity NED, or a position) stream in through :meth:`offboard_setpoint`;
   switching to OFFBOARD is refused unless one arrived within COM_OF_LOSS_T (as PX4), the vehicle
@@ -234,6 +235,7 @@ NAV_TAKEOFF = 22
 NAV_LOITER_TO_ALT = 31
 NAV_DELAY = 93
 DO_JUMP = 177
+NAV_RALLY_POINT = 5100
 DO_CHANGE_SPEED = 178
 _NAV_POSITION_CMDS = frozenset({NAV_WAYPOINT, NAV_LOITER_UNLIM, NAV_LOITER_TURNS, NAV_LOITER_TIME,
                                 NAV_LAND, NAV_TAKEOFF, NAV_LOITER_TO_ALT})
@@ -384,6 +386,7 @@ class Vehicle:
         self._takeoff_alt_amsl = home.alt_amsl_m
         self._speed_override: float | None = None
         self._rtl_phase = ""
+        self._rtl_dest = (home.lat_deg, home.lon_deg)
         self._rtl_alt_amsl = 0.0
         self._rtl_loiter_until = 0.0
         self._follow: tuple[float, float, float, float, float, float] | None = None  # lat,lon,alt,vn,ve,t
@@ -1089,7 +1092,10 @@ class Vehicle:
         pm = self._pm
         home = self._home
         if self._rtl_phase == "":
-            dn, de = pm.offset_to(home.lat_deg, home.lon_deg)
+            self._rtl_dest = self._rtl_destination()
+        dest_lat, dest_lon = self._rtl_dest
+        if self._rtl_phase == "":
+            dn, de = pm.offset_to(dest_lat, dest_lon)
             dist = math.hypot(dn, de)
             if dist > p.rtl_min_dist:
                 self._rtl_alt_amsl = max(pm.alt_amsl_m, home.alt_amsl_m + p.rtl_alt)
@@ -1106,7 +1112,7 @@ class Vehicle:
             else:
                 return vn, ve, vd, None
         if phase == "return":
-            vn, ve, vd, yaw, d = self._fly_to(home.lat_deg, home.lon_deg, self._rtl_alt_amsl,
+            vn, ve, vd, yaw, d = self._fly_to(dest_lat, dest_lon, self._rtl_alt_amsl,
                                               self._cruise())
             if d <= 0.5 and pm.ground_speed_m_s < 0.5:
                 self._rtl_phase = phase = "descend"
@@ -1115,7 +1121,7 @@ class Vehicle:
         if phase == "descend":
             target = home.alt_amsl_m + p.rtl_desc
             target = min(target, self._rtl_alt_amsl)
-            vn, ve, vd, _, _ = self._fly_to(home.lat_deg, home.lon_deg, target, 1.0)
+            vn, ve, vd, _, _ = self._fly_to(dest_lat, dest_lon, target, 1.0)
             if pm.alt_amsl_m - target <= p.alt_rad:
                 self._rtl_phase = phase = "loiter"
                 self._rtl_loiter_until = t + max(0.0, p.rtl_delay)
@@ -1123,11 +1129,28 @@ class Vehicle:
                 return vn, ve, vd, None
         if phase == "loiter":
             if p.rtl_delay < 0.0 or t < self._rtl_loiter_until:
-                vn, ve, vd, _, _ = self._fly_to(home.lat_deg, home.lon_deg,
+                vn, ve, vd, _, _ = self._fly_to(dest_lat, dest_lon,
                                                 min(home.alt_amsl_m + p.rtl_desc, self._rtl_alt_amsl), 1.0)
                 return vn, ve, vd, None
             self._rtl_phase = "land"
-        return self._go_land(home.lat_deg, home.lon_deg)
+        return self._go_land(dest_lat, dest_lon)
+
+    def _rtl_destination(self) -> tuple[float, float]:
+        """Where RTL goes: home, or (RTL_TYPE 0 or 3, as PX4) the closest rally point if nearer."""
+        home = self._home
+        best = (home.lat_deg, home.lon_deg)
+        if int(self._params.get("RTL_TYPE")) not in (0, 3):
+            return best
+        pm = self._pm
+        best_d = math.hypot(*pm.offset_to(*best))
+        for it in self._plans[RALLY]:
+            if it.command != NAV_RALLY_POINT or (it.x == 0 and it.y == 0):
+                continue
+            lat, lon = it.x * 1e-7, it.y * 1e-7
+            d = math.hypot(*pm.offset_to(lat, lon))
+            if d < best_d:
+                best, best_d = (lat, lon), d
+        return best
 
     def _go_follow(self, t: float) -> tuple[float, float, float, float | None]:
         p = self._p

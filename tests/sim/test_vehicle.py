@@ -311,6 +311,26 @@ def test_rtl_climbs_to_rtl_return_alt_first_returns_lands_within_2_m_of_home_and
     assert "Returning to launch" in texts(ev)
 
 
+@pytest.mark.parametrize(("rtl_type", "lands_at_rally"), [(0, True), (1, False)])
+def test_rtl_goes_to_the_closest_rally_point_when_nearer_than_home(rtl_type: int, lands_at_rally: bool) -> None:
+    from sim.items import RALLY
+
+    v = flying(15)
+    v.params.set("RTL_TYPE", rtl_type)
+    near = offset_deg(HOME.lat_deg, HOME.lon_deg, 500.0, 0.0)  # 100 m from where RTL starts
+    far = offset_deg(HOME.lat_deg, HOME.lon_deg, 0.0, 900.0)
+    assert v.set_items(RALLY, [Item(seq=i, frame=3, command=5100, x=int(round(lat * 1e7)),
+                                    y=int(round(lon * 1e7)), z=15.0, mission_type=RALLY)
+                               for i, (lat, lon) in enumerate((far, near))]) == MavResult.ACCEPTED
+    lat, lon = offset_deg(HOME.lat_deg, HOME.lon_deg, 600.0, 0.0)
+    v.reposition(lat, lon, float("nan"))
+    run_until(v, lambda x: horizontal_m(x, lat, lon) < 1.0, 400)
+    assert v.return_to_launch().ok
+    run_until(v, lambda x: not x.state.armed, 600)
+    dest = near if lands_at_rally else (HOME.lat_deg, HOME.lon_deg)
+    assert horizontal_m(v, *dest) < 2.0
+
+
 def test_rtl_from_above_return_alt_keeps_altitude_and_rtl_land_delay_hovers() -> None:
     v = flying(60)
     v.params.set("RTL_LAND_DELAY", 5.0)
