@@ -294,3 +294,27 @@ def test_every_cli_fault_kind_reaches_its_vehicle(capsys: pytest.CaptureFixture[
         assert rc == 1 and "0..100" in err
         rc, _, err = cli("fault", "gps-loss", "on", "--vehicle", "5")
         assert rc == 1 and "no vehicle 5" in err
+
+
+def test_fleet_file_errors_and_console_script(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import entry_points
+
+    from sim.__main__ import main
+
+    (ep,) = [e for e in entry_points(group="console_scripts") if e.name == "dronectl-sim"]
+    assert ep.value == "sim.__main__:main"
+    with pytest.raises(SystemExit) as err:
+        main(["--fleet", str(tmp_path / "missing.json")])
+    assert "no such file" in str(err.value)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"homes": [{"lat_deg": -6.2, "lon_deg": 106.8}]}))
+    with pytest.raises(SystemExit) as err:
+        main(["--fleet", str(bad)])
+    assert "alt_amsl_m" in str(err.value) and "\n" not in str(err.value)
+    empty = tmp_path / "empty.json"
+    empty.write_text(json.dumps({"homes": []}))
+    with pytest.raises(SystemExit) as err:
+        main(["--fleet", str(empty)])
+    assert "no homes" in str(err.value)
+    assert main(["--vehicles", "0"]) == 2 and "1..200" in capsys.readouterr().err
+    assert main(["--speedup", "0"]) == 2 and "--speedup" in capsys.readouterr().err
