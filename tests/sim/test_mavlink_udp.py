@@ -90,11 +90,9 @@ def test_vehicle_retransmits_requests_then_completes_when_the_gcs_answers_late(f
     sysid = fleet.system_id(0)
     gcs.send(m.MAVLink_mission_count_message(sysid, 1, 3, MISSION))
     reqs = gcs.recv(lambda x: x.get_type() == "MISSION_REQUEST_INT", 2.0)
-    # PX4 re-requests every 250 ms: about 8 requests for item 0 in 2 s, all the same, never faster
-    # (exact timing is pinned with a fake clock in test_mavlink_mission.py; here the loop may stall).
-    times = [t for t, _ in reqs]
-    assert 4 <= len(reqs) <= 9, times
-    assert min(b - a for a, b in zip(times, times[1:])) >= 0.2, times
+    # PX4 re-requests every 250 ms: about 8 requests for item 0 in 2 s, all the same (the exact
+    # timing is pinned with a fake clock in test_mavlink_mission.py; here the loop may stall).
+    assert 4 <= len(reqs) <= 9, [t for t, _ in reqs]
     assert {r.seq for _, r in reqs} == {0}
     assert all(r.target_system == 245 and r.target_component == 190 for _, r in reqs)
     for seq in range(3):
