@@ -1,5 +1,5 @@
 # Two commands do all set-up on a fresh machine:
-#   make run    - the main job (the simulated fleet; later the whole controller demo)
+#   make run    - the main job: the controller demo (simulated Kudus fleet + dronectl on :8110)
 #   make test   - the test suite
 # Both create the virtual environment in .venv and install what they need.
 
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m sim --vehicles 3
+	$(PY) -m dronectl demo $(RUN_ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import sys
 import time
@@ -137,12 +138,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from dronectl.demo import SimError, SimProcess, fleet_layout
+    from dronectl.demo import SimError, SimProcess, activate_event_zones, fleet_layout
 
     if args.speedup <= 0:
         raise CliError("--speedup must be > 0")
     data_dir = Path(args.data_dir or "data/demo").resolve()
     settings = load_settings(_config_path(args.config), data_dir=data_dir)
+    zone_note = ""
+    if not args.airspace_as_shipped and settings.airspace_file is not None:
+        demo_air = data_dir / "airspace-demo.geojson"
+        names = activate_event_zones(settings.airspace_file, demo_air)
+        if names:
+            settings = settings.with_overrides(airspace_path=demo_air)
+            zone_note = f"  event zones active for this demo: {', '.join(names)} (--airspace-as-shipped: as configured)"
     homes, base_port, sysid = fleet_layout(settings)
     log_path = _setup_logging(settings)
     tokens = {
@@ -153,11 +161,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     }
     try:
         sim = SimProcess(homes, base_port=base_port, sysid_base=sysid, speedup=args.speedup,
-                         log_dir=data_dir / "logs")
+                         log_dir=data_dir / "logs", control_port=args.sim_control_port, gcs=not args.no_gcs)
         with sim:
             sim.check_alive(grace_s=1.0)
             url = f"http://{args.host}:{args.port}"
             b = settings.bases[0]
+            exe = "dronectl" if shutil.which("dronectl") else f"{os.path.relpath(sys.executable)} -m dronectl"
             banner = "\n".join([
                 f"dronectl demo: {settings.area_name}",
                 f"  simulated fleet: {len(homes)} drones (python -m sim, speed-up {args.speedup:g}x), "
@@ -165,13 +174,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 "  controller: {url}   API docs: {url}/docs   metrics: {url}/metrics",
                 "  telemetry:  ws://" + f"{args.host}:{args.port}/api/telemetry?token={tokens['dispatcher']}",
                 f"  data:       {settings.db_path}   log: {log_path}",
+                *([zone_note] if zone_note else []),
                 "  tokens (stored hashed; valid for this data directory):",
                 *[f"    {role:<12} {tok}" for role, tok in tokens.items()],
-                "  try:",
+                "  try (in another terminal):",
                 f"    export DRONECTL_URL={url} DRONECTL_TOKEN={tokens['dispatcher']}",
-                f"    dronectl report --category crime --priority 1 --lat {b.lat_deg - 0.012:.4f} "
-                f"--lon {b.lon_deg + 0.006:.4f} --description 'Pencurian motor'",
-                "    dronectl watch",
+                f"    {exe} report --category crime --priority 1 --lat {b.lat_deg - 0.0011:.4f} "
+                f"--lon {b.lon_deg - 0.0140:.4f} --description 'Pencurian motor'   # across the event zone",
+                f"    {exe} watch",
                 "  Ctrl-C stops everything.",
             ])
             with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
@@ -355,6 +365,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--host", default="127.0.0.1")
     d.add_argument("--port", type=int, default=8110)
     d.add_argument("--data-dir", help="where the demo stores its database and logs (default: data/demo)")
+    d.add_argument("--sim-control-port", type=int, help="the simulator's fault/control port (default 14530)")
+    d.add_argument("--no-gcs", action="store_true", help="no QGroundControl link from the simulator")
+    d.add_argument("--airspace-as-shipped", action="store_true",
+                   help="keep event zones' configured time windows (default: active during the demo)")
     d.set_defaults(func=cmd_demo)
 
     r = sub.add_parser("report", help="post a 110 report over HTTP")

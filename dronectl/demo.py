@@ -19,9 +19,31 @@ from urllib.parse import urlparse
 
 from dronectl.config import Settings
 
-__all__ = ["SimProcess", "SimError", "fleet_layout"]
+__all__ = ["SimProcess", "SimError", "fleet_layout", "activate_event_zones"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def activate_event_zones(src: Path, dest: Path, *, hours: float = 12.0) -> list[str]:
+    """Copy an airspace GeoJSON with every temporary (``event``) zone active from now for ``hours``.
+
+    The example's event zone is shipped with the window of one ceremony morning; the demo makes it
+    active so that a report across town shows the route bending around it. Returns the zone names.
+    """
+    from datetime import UTC, datetime, timedelta
+
+    doc = json.loads(Path(src).read_text(encoding="utf-8"))
+    now = datetime.now(UTC).replace(microsecond=0)
+    names: list[str] = []
+    for f in doc.get("features", []):
+        props = f.get("properties") or {}
+        if props.get("kind") == "event":
+            props["active_from"] = (now - timedelta(hours=1)).isoformat()
+            props["active_until"] = (now + timedelta(hours=hours)).isoformat()
+            names.append(str(props.get("name")))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    return names
 
 
 class SimError(Exception):
@@ -60,13 +82,15 @@ class SimProcess:
     """
 
     def __init__(self, homes: Sequence[dict[str, float]], *, base_port: int, sysid_base: int, speedup: float,
-                 log_dir: Path, control_port: int | None = None, python: str = sys.executable) -> None:
+                 log_dir: Path, control_port: int | None = None, gcs: bool = True,
+                 python: str = sys.executable) -> None:
         self.homes = list(homes)
         self.base_port = base_port
         self.sysid_base = sysid_base
         self.speedup = speedup
         self.log_dir = Path(log_dir)
         self.control_port = control_port
+        self.gcs = gcs
         self.python = python
         self.proc: subprocess.Popen[bytes] | None = None
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -78,6 +102,8 @@ class SimProcess:
                "--base-port", str(self.base_port), "--sysid-base", str(self.sysid_base)]
         if self.control_port is not None:
             cmd += ["--control-port", str(self.control_port)]
+        if not self.gcs:
+            cmd.append("--no-gcs")
         return cmd
 
     def env(self) -> dict[str, str]:
