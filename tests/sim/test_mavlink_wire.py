@@ -193,6 +193,12 @@ def test_command_ack_result_kinds_for_the_commands_mavsdk_sends() -> None:
     msgs = h.command(m.MAV_CMD_MISSION_START, 0, 0)
     assert ack_of(msgs, m.MAV_CMD_MISSION_START).result == m.MAV_RESULT_ACCEPTED
     assert heartbeat_of(msgs).custom_mode == (4 << 16) | (4 << 24)
+    # DO_SET_MISSION_CURRENT (MAVSDK set_current_mission_item): valid accepted, out of range denied.
+    msgs = h.command(m.MAV_CMD_DO_SET_MISSION_CURRENT, 0)
+    assert ack_of(msgs, m.MAV_CMD_DO_SET_MISSION_CURRENT).result == m.MAV_RESULT_ACCEPTED
+    assert of_type(msgs, "MISSION_CURRENT")[-1].seq == 0
+    assert ack_of(h.command(m.MAV_CMD_DO_SET_MISSION_CURRENT, 5), m.MAV_CMD_DO_SET_MISSION_CURRENT).result \
+        == m.MAV_RESULT_DENIED
     # Orbit flying: accepted; an absurd radius is denied.
     assert ack_of(h.command(m.MAV_CMD_DO_ORBIT, 5000, 2, NAN, NAN, NAN, NAN, NAN), m.MAV_CMD_DO_ORBIT).result \
         == m.MAV_RESULT_DENIED
