@@ -276,16 +276,21 @@ class Dispatcher:
         self.bus.publish(ReportReceived(report_id=report_id, incident=incident_id, merged=merged))
         inc = self.store.incident(incident_id)
         assert inc is not None
-        if not merged:
-            self.bus.publish(IncidentUpdated(incident=incident_id, status=inc["status"], reason=inc["reason"]))
-            if auto:
+        try:
+            if not merged:
+                self.bus.publish(IncidentUpdated(incident=incident_id, status=inc["status"], reason=inc["reason"]))
+                if auto:
+                    await self._try_dispatch(incident_id, quiet=True)
+                    if self.metrics:
+                        self.metrics.dispatch_s.observe(time.perf_counter() - t0)
+            elif inc["status"] == IncidentStatus.PENDING and pol.is_auto(Category(inc["category"]), inc["priority"]):
+                # A more urgent duplicate can turn a waiting incident into an automatic one.
+                self.store.update_incident(incident_id, auto_dispatch=1)
                 await self._try_dispatch(incident_id, quiet=True)
-                if self.metrics:
-                    self.metrics.dispatch_s.observe(time.perf_counter() - t0)
-        elif inc["status"] == IncidentStatus.PENDING and pol.is_auto(Category(inc["category"]), inc["priority"]):
-            # A more urgent duplicate can turn a waiting incident into an automatic one.
-            self.store.update_incident(incident_id, auto_dispatch=1)
-            await self._try_dispatch(incident_id, quiet=True)
+        except Exception as e:
+            # The report is on disk whatever happens here; the operator sees why nothing launched.
+            log.exception("dispatch of incident %s failed", incident_id)
+            self._set_incident(incident_id, IncidentStatus.PENDING, reason("internal_error", detail=repr(e)))
         inc = self.store.incident(incident_id)
         assert inc is not None
         return ReportOutcome(report_id, incident_id, merged, False, inc["status"], inc["mission_id"], inc["reason"])

@@ -66,8 +66,10 @@ class TelemetryHub:
             self.metrics.telemetry_frames.labels(drone=t.drone_id).inc()
 
     async def _run(self, drone_id: str) -> None:
-        fresh = asyncio.Event()
+        fresh = asyncio.Event()  # a snapshot not yet published is waiting in ``box``
+        urgent = asyncio.Event()  # ... and it changes a discrete field: publish without waiting
         box: list[Telemetry] = []
+        published: list[tuple[Any, ...] | None] = [None]  # key of the last published snapshot
 
         async def read() -> None:
             while True:
@@ -75,38 +77,39 @@ class TelemetryHub:
                     async for t in self.gateway.telemetry(drone_id):
                         box[:] = [t]
                         fresh.set()
+                        if _key(t) != published[0]:
+                            urgent.set()
                 except asyncio.CancelledError:
                     raise
                 except Exception:
                     log.exception("telemetry stream of %s failed; reopening", drone_id)
                 await asyncio.sleep(self.period_s)
 
+        def publish(t: Telemetry) -> float:
+            fresh.clear()
+            urgent.clear()
+            self._publish(t)
+            published[0] = _key(t)
+            return time.monotonic()
+
         reader = asyncio.create_task(read(), name=f"telemetry-read-{drone_id}")
         last_pub = -math.inf
-        last_key: tuple[Any, ...] | None = None
         try:
             while True:
-                now = time.monotonic()
                 due = last_pub + self.period_s
-                if fresh.is_set():
-                    t = box[0]
-                    k = _key(t)
-                    if k != last_key or now >= due:
-                        fresh.clear()
-                        self._publish(t)
-                        last_pub, last_key = time.monotonic(), k
-                        continue
-                    # Rate limit: wait for the period to end (a newer snapshot replaces this one).
-                    await asyncio.sleep(due - now)
+                now = time.monotonic()
+                if fresh.is_set() and (urgent.is_set() or now >= due):
+                    last_pub = publish(box[0])
                     continue
+                # Wait for the period to end, or for a discrete change (or any snapshot if idle).
+                waiter = urgent if fresh.is_set() else fresh
                 try:
                     async with asyncio.timeout(max(0.0, due - now)):
-                        await fresh.wait()
+                        await waiter.wait()
                 except TimeoutError:
-                    # Quiet stream: publish what the gateway knows now (e.g. link lost).
-                    t = self.gateway.latest(drone_id)
-                    self._publish(t)
-                    last_pub, last_key = time.monotonic(), _key(t)
+                    if not fresh.is_set():
+                        # Quiet stream: publish what the gateway knows now (e.g. link lost).
+                        last_pub = publish(self.gateway.latest(drone_id))
         finally:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)

@@ -328,3 +328,32 @@ async def test_restart_before_launch_requeues(tmp_path: Path) -> None:
         assert mission_state(svc2, mid) == "failed"
         await wait_until(lambda: svc2.store.incident(out.incident_id)["mission_id"] not in (None, mid),
                          "re-dispatched")
+
+
+async def test_low_battery_event_once_per_mission(tmp_path: Path) -> None:
+    from dronectl.events import LowBattery
+
+    s = make_settings(tmp_path)
+    async with running(s) as (svc, gw):
+        seen = collect(svc)
+        out = await svc.dispatcher.submit_report(rep(-6.8300, 110.8452))
+        await wait_until(lambda: mission_state(svc, out.mission_id) == "en_route", "en_route")
+        gw.update("jati-1", battery_pct=24.0)
+        gw.update("jati-1", battery_pct=23.0)
+        await wait_until(lambda: any(isinstance(e, LowBattery) for e in seen), "low battery event")
+        await asyncio.sleep(0.2)
+        lows = [e for e in seen if isinstance(e, LowBattery)]
+        assert len(lows) == 1 and lows[0].mission_id == out.mission_id and lows[0].battery_pct in (23.0, 24.0)
+
+
+async def test_report_survives_a_planning_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    s = make_settings(tmp_path)
+    async with running(s) as (svc, _gw):
+        def boom(*a: object, **k: object) -> None:
+            raise RuntimeError("planner bug")
+
+        monkeypatch.setattr(svc.planner, "plan", boom)
+        out = await svc.dispatcher.submit_report(rep(-6.8300, 110.8452))
+        inc = svc.store.incident(out.incident_id)
+        assert svc.store.count("reports") == 1
+        assert inc["status"] == IncidentStatus.PENDING and "planner bug" in inc["reason"]
