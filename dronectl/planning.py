@@ -5,7 +5,8 @@ the active no-fly zones (``missions.plan_route``), descend to the on-scene altit
 incident (or over the nearest flyable point when the incident lies inside a zone), hold or orbit
 there for the category's on-scene time, fly the legal route home and return to launch. Every leg,
 out and back, comes from the router, so no planned leg crosses a zone (a bare RTL would fly
-straight home). A plan that would bring the drone home below the battery reserve is refused.
+straight home). A plan that would bring the drone home below the battery reserve is refused
+(``missions.energy``: ETA, flight time and battery use per phase, scaled to the drone's endurance).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from dronectl.config import Category, DroneConfig, Settings
+from missions import energy
 from missions.airspace import Airspace
 from missions.errors import NoRouteError
 from missions.geodesy import destination, distance_m
@@ -88,6 +90,15 @@ class Planner:
     def __init__(self, settings: Settings, airspace: Airspace) -> None:
         self.settings = settings
         self.airspace = airspace
+
+    def profile(self, drone: DroneConfig) -> energy.EnergyProfile:
+        """The drone's energy model: ``missions``' default quadrotor scaled to its endurance."""
+        hover = 100.0 / drone.endurance_min  # % of a full pack per minute of hover
+        return energy.EnergyProfile(
+            cruise_speed_m_s=drone.cruise_speed_m_s, climb_rate_m_s=drone.climb_rate_m_s,
+            hover_pct_per_min=hover, cruise_pct_per_min=0.9 * hover, climb_pct_per_min=1.5 * hover,
+            descent_pct_per_min=0.8 * hover, rtl_return_alt_m=self.settings.flight.rtl_return_alt_m,
+        )
 
     # -- scene -----------------------------------------------------------------------------------
     def scene_point(self, lat_deg: float, lon_deg: float) -> tuple[float, float]:
@@ -191,16 +202,16 @@ class Planner:
         if items[scene_seq].command != 16 or items[return_seq - 1].command not in (16,):
             raise AssertionError("scene/return indices do not point at waypoints")
 
-        climb = drone.climb_rate_m_s
-        dz = abs(f.cruise_alt_m - onscene.alt_m)
-        eta_s = (0.0 if in_air else f.cruise_alt_m / climb) + out.length_m / drone.cruise_speed_m_s + dz / climb
-        flight_time_s = (eta_s + hover_s + dz / climb + back.length_m / drone.cruise_speed_m_s
-                         + f.cruise_alt_m / climb)
-        use_pct = 100.0 * flight_time_s / (drone.endurance_min * 60.0)
-        left = battery_pct - use_pct
-        if left < f.reserve_pct:
-            raise Infeasible("battery", drone=drone.id, need_pct=round(use_pct + f.reserve_pct, 1),
-                             have_pct=round(battery_pct, 1), reserve_pct=f.reserve_pct)
+        profile = self.profile(drone)
+        eta = energy.eta_s(out, profile, from_ground=not in_air)
+        v = energy.assess_feasibility(out, profile, onscene_s=hover_s, battery_pct=min(100.0, max(0.0, battery_pct)),
+                                      reserve_pct=f.reserve_pct, route_back=back)
+        if not v.feasible:
+            raise Infeasible("battery" if v.code != "wind" else "wind", drone=drone.id, detail=v.reason,
+                             left_pct=round(v.remaining_pct, 1), have_pct=round(battery_pct, 1),
+                             reserve_pct=f.reserve_pct, max_onscene_s=round(v.max_onscene_s))
+        eta_s, flight_time_s = eta, v.total_s
+        use_pct, left = battery_pct - v.remaining_pct, v.remaining_pct
         return Plan(
             drone_id=drone.id, target_lat_deg=target[0], target_lon_deg=target[1],
             scene_lat_deg=scene[0], scene_lon_deg=scene[1], scene_alt_m=onscene.alt_m,

@@ -81,9 +81,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "no_route": {"id": "tidak ada rute legal ({detail})", "en": "no legal route ({detail})"},
     "battery": {
-        "id": "baterai tidak cukup untuk kembali dengan cadangan {reserve_pct}% (perlu {need_pct}%, ada {have_pct}%)",
-        "en": "battery too low to return with the {reserve_pct}% reserve (needs {need_pct}%, has {have_pct}%)",
+        "id": "baterai tidak cukup: akan mendarat dengan {left_pct}%, di bawah cadangan {reserve_pct}% "
+              "(baterai {have_pct}%, waktu di lokasi maksimum {max_onscene_s} detik)",
+        "en": "battery too low: would land with {left_pct}%, below the {reserve_pct}% reserve "
+              "(battery {have_pct}%, longest affordable time on scene {max_onscene_s} s)",
     },
+    "wind": {"id": "angin terlalu kencang ({detail})", "en": "too much wind ({detail})"},
     "busy": {"id": "sedang bertugas", "en": "on another mission"},
     "link_lost": {"id": "sambungan terputus", "en": "link lost"},
     "link_connecting": {"id": "belum tersambung", "en": "not connected yet"},
