@@ -631,6 +631,29 @@ class Dispatcher:
             self._move(run, S.EN_ROUTE, reason("redirected", lat_deg=lat_deg, lon_deg=lon_deg))
         return run.id
 
+    async def escort(self, incident_id: int, lat_deg: float, lon_deg: float, *, actor: str | None = None) -> int:
+        """Accompany the patrol officer: follow their latest position (sent again as they move).
+
+        Only once on scene. The point followed is the officer's position, or the nearest flyable
+        point when they are inside a zone; it must be reachable in a straight legal line from where
+        the drone is (follow-target flies straight), else the request is refused with the reason.
+        ``resume`` goes back to the planned on-scene hold.
+        """
+        run = self._active_run(incident_id)
+        if run.state is not S.ON_SCENE:
+            raise DispatchError("not_on_scene", state=run.state.value)
+        t = self.gateway.latest(run.drone_id)
+        if t.lat_deg is None or t.lon_deg is None or t.link is not LinkState.CONNECTED:
+            raise DispatchError("no_position", drone_id=run.drone_id)
+        lat, lon = self.planner.scene_point(lat_deg, lon_deg)
+        if not self.planner.straight_is_legal((t.lat_deg, t.lon_deg), (lat, lon)):
+            raise DispatchError("escort_blocked", lat_deg=round(lat_deg, 6), lon_deg=round(lon_deg, 6))
+        base = self.settings.base(self.settings.drone(run.drone_id).base)
+        await self._command(run, "follow_target",
+                            self.gateway.follow_target(run.drone_id, lat, lon, base.alt_amsl_m))
+        self.store.audit("escort", {"mission_id": run.id, "lat_deg": lat_deg, "lon_deg": lon_deg}, actor=actor)
+        return run.id
+
     def assign(self, incident_id: int, officer: str | None, *, actor: str | None = None) -> None:
         if self.store.incident(incident_id) is None:
             raise DispatchError("incident_not_found", status=404, incident_id=incident_id)

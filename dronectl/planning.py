@@ -106,6 +106,15 @@ class Planner:
         p = self.airspace.nearest_flyable(lat_deg, lon_deg, margin_m=self.settings.flight.margin_m)
         return float(p.lat_deg), float(p.lon_deg)
 
+    def straight_is_legal(self, a: tuple[float, float], b: tuple[float, float]) -> bool:
+        """Whether the straight line a -> b keeps the margin from every active zone."""
+        try:
+            r = plan_route(a, b, self.airspace, margin_m=self.settings.flight.margin_m,
+                           cruise_alt_m=self.settings.flight.cruise_alt_m)
+        except NoRouteError:
+            return False
+        return len(r.waypoints) <= 2
+
     # -- service areas ---------------------------------------------------------------------------
     def serves(self, base_id: str, lat_deg: float, lon_deg: float) -> tuple[bool, float, float]:
         """(inside, distance m, radius m): the airspace's service area for the base when it has one,

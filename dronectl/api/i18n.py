@@ -51,6 +51,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "id": "Misi belum/tidak sedang terbang (status: {state})",
         "en": "The mission is not in flight (state: {state})",
     },
+    "not_on_scene": {
+        "id": "Pendampingan hanya setelah drone tiba di lokasi (status: {state})",
+        "en": "Escort starts only once the drone is on scene (state: {state})",
+    },
+    "escort_blocked": {
+        "id": "Posisi petugas {lat_deg}, {lon_deg} tidak dapat dicapai lurus tanpa melintasi zona larangan terbang",
+        "en": "The officer's position {lat_deg}, {lon_deg} cannot be reached in a straight line clear of no-fly zones",
+    },
     "no_position": {"id": "Posisi drone {drone_id} tidak diketahui", "en": "Position of drone {drone_id} is unknown"},
     "vehicle_refused": {
         "id": "Drone menolak perintah {action}: {detail}",

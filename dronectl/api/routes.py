@@ -174,6 +174,16 @@ async def redirect_incident(incident_id: int, body: RedirectBody, request: Reque
     return await _after_action(request, incident_id, mid)
 
 
+@api.post("/incidents/{incident_id}/escort", tags=["operations"],
+          summary="Accompany the patrol officer: post their position as they move (officer's phone or dispatcher)")
+async def escort_incident(incident_id: int, body: RedirectBody, request: Request,
+                          who: Annotated[Principal, Depends(require(*INCIDENT_READERS))]) -> dict[str, Any]:
+    svc = _svc(request)
+    _visible_incident(svc, who, incident_id)
+    mid = await svc.dispatcher.escort(incident_id, body.location.lat, body.location.lon, actor=who.name)
+    return await _after_action(request, incident_id, mid)
+
+
 @api.post("/incidents/{incident_id}/land", tags=["operations"], summary="Land now, where the drone is")
 async def land_incident(incident_id: int, request: Request,
                         who: Annotated[Principal, Depends(require(*OPERATE))]) -> dict[str, Any]:

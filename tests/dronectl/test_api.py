@@ -277,3 +277,16 @@ async def test_token_in_db_works_and_is_stored_hashed(live: Live, report: Report
     con.close()
     assert stored == [hash_token("db-token-abcdefghijklmnop")]
     assert TOKENS["dispatcher"] not in stored
+
+
+async def test_officer_escort_permissions(live: Live, report: Report) -> None:
+    c = live.client
+    inc = (await c.post("/api/reports", json=report(), headers=auth("integration"))).json()["incident_id"]
+    body = {"location": {"lat": -6.8249, "lon": 110.8406}}
+    r = await c.post(f"/api/incidents/{inc}/escort", json=body, headers=auth("officer_andi"))
+    assert r.status_code == 403
+    await c.post(f"/api/incidents/{inc}/assign", json={"officer": "andi"}, headers=auth("dispatcher"))
+    r = await c.post(f"/api/incidents/{inc}/escort", json=body,
+                     headers={**auth("officer_andi"), "Accept-Language": "en"})
+    assert r.status_code == 409 and r.json()["error"]["message"].startswith("Escort starts only once the drone is on scene")
+    assert (await c.post(f"/api/incidents/{inc}/abort", headers=auth("officer_andi"))).status_code == 403

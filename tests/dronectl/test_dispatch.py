@@ -357,3 +357,23 @@ async def test_report_survives_a_planning_crash(tmp_path: Path, monkeypatch: pyt
         inc = svc.store.incident(out.incident_id)
         assert svc.store.count("reports") == 1
         assert inc["status"] == IncidentStatus.PENDING and "planner bug" in inc["reason"]
+
+
+async def test_escort_follows_officer_and_refuses_paths_through_zones(tmp_path: Path) -> None:
+    s = make_settings(tmp_path)
+    async with running(s) as (svc, gw):
+        out = await svc.dispatcher.submit_report(rep(-6.8300, 110.8452))
+        mid = out.mission_id
+        with pytest.raises(DispatchError):
+            await svc.dispatcher.escort(out.incident_id, -6.8302, 110.8452)  # not on scene yet
+        await wait_until(lambda: mission_state(svc, mid) == "en_route", "en_route")
+        p = svc.dispatcher.running[mid].plan
+        gw.update("jati-1", mission_current=p.scene_seq, lat_deg=p.scene_lat_deg, lon_deg=p.scene_lon_deg)
+        await wait_until(lambda: mission_state(svc, mid) == "on_scene", "on_scene")
+        await svc.dispatcher.escort(out.incident_id, -6.8305, 110.8455)
+        assert gw.calls[-1] == ("jati-1", "follow_target", (-6.8305, 110.8455, 45.0))
+        # The officer across the event zone: following straight would cross it.
+        with pytest.raises(DispatchError) as e:
+            await svc.dispatcher.escort(out.incident_id, EVENT_CENTRE[0] + 0.005, EVENT_CENTRE[1])
+        assert e.value.code == "escort_blocked"
+        assert mission_state(svc, mid) == "on_scene"
