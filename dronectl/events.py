@@ -202,6 +202,18 @@ class Subscription:
             raise StopAsyncIteration
         return ev
 
+    def get_nowait(self) -> Event | None:
+        """The next event if one is queued, else None (raises like :meth:`get` when dropped/closed)."""
+        if self.dropped:
+            raise SubscriberDropped(self.name)
+        try:
+            ev = self.queue.get_nowait()
+        except asyncio.QueueEmpty:
+            return None
+        if ev is None:
+            raise StopAsyncIteration
+        return ev
+
     def __aiter__(self) -> Subscription:
         return self
 

@@ -3,7 +3,7 @@
 :class:`TelemetryHub` reads each drone's gateway stream and publishes :class:`TelemetryUpdated`
 events on the bus at the configured rate (default 5 Hz, up to 20): a snapshot is published at once
 when a discrete field changes (link, mode, armed, in air, mission progress, health) and otherwise
-at most once per period (the newest one: no backlog builds up). When a drone's stream goes quiet,
+on arrival once half a period has passed since the last one (the newest one: no backlog builds up). When a drone's stream goes quiet,
 the hub still publishes the gateway's latest snapshot every period, so a lost link *shows* as lost
 and subscribers keep their rate.
 
@@ -96,15 +96,20 @@ class TelemetryHub:
         last_pub = -math.inf
         try:
             while True:
-                due = last_pub + self.period_s
+                # A new snapshot goes out on arrival once half a period has passed: a source already
+                # at the configured rate is forwarded without a phase delay, a faster one is capped at
+                # twice the rate (the newest snapshot wins in between).
+                due = last_pub + 0.5 * self.period_s
                 now = time.monotonic()
                 if fresh.is_set() and (urgent.is_set() or now >= due):
                     last_pub = publish(box[0])
                     continue
                 # Wait for the period to end, or for a discrete change (or any snapshot if idle).
                 waiter = urgent if fresh.is_set() else fresh
+                # Idle: wait a full period for the stream before republishing the latest snapshot.
+                wake_at = due if fresh.is_set() else last_pub + self.period_s
                 try:
-                    async with asyncio.timeout(max(0.0, due - now)):
+                    async with asyncio.timeout(max(0.0, wake_at - now)):
                         await waiter.wait()
                 except TimeoutError:
                     if not fresh.is_set():

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from dronectl.api.errors import BodyLimitMiddleware, install_error_handlers
 from dronectl.api.routes import api, probes
-from dronectl.api.ws import ws_router
+from dronectl.api.ws import FrameCache, ws_router
 from dronectl.config import Settings
 from dronectl.gateway import VehicleGateway
 from dronectl.service import Service
@@ -64,6 +64,7 @@ def create_app(
     )
     app.state.service = service
     app.state.default_language = settings.api.default_language
+    app.state.frame_cache = FrameCache()
     install_error_handlers(app)
     app.include_router(api)
     app.include_router(ws_router)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -24,11 +25,12 @@ from dronectl.config import Role
 from dronectl.events import Event, SubscriberDropped, TelemetryUpdated
 from dronectl.service import Service
 
-__all__ = ["ws_router", "frame_of"]
+__all__ = ["ws_router", "frame_of", "FrameCache"]
 
 ws_router = APIRouter(prefix="/api")
 
 SEND_TIMEOUT_S = 10.0
+BATCH = 64
 
 
 def _multi(ws: WebSocket, name: str) -> set[str]:
@@ -82,13 +84,17 @@ async def telemetry_ws(ws: WebSocket) -> None:
     # Default 512 frames: ~20 s of 5 Hz frames for 5 drones, generous for a phone on a bad link.
     sub = svc.bus.subscribe(f"ws:{who.name}", maxsize=svc.settings.telemetry.ws_queue, accept=accept)
     svc.metrics.ws_clients.inc()
+    cache: FrameCache = ws.app.state.frame_cache
 
     async def watch_disconnect() -> None:
-        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-            while True:
-                msg = await ws.receive()
-                if msg["type"] == "websocket.disconnect":
-                    return
+        try:
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+                while True:
+                    msg = await ws.receive()
+                    if msg["type"] == "websocket.disconnect":
+                        return
+        finally:
+            sub.close()  # wakes the sender below
 
     watcher = asyncio.create_task(watch_disconnect())
     try:
@@ -96,26 +102,26 @@ async def telemetry_ws(ws: WebSocket) -> None:
                             "drones": sorted(drones) or list(svc.gateway.drone_ids()),
                             "incidents": sorted(i for i in incidents if i >= 0)})
         while True:
-            getter = asyncio.ensure_future(sub.get())
-            done, _ = await asyncio.wait({getter, watcher}, return_when=asyncio.FIRST_COMPLETED)
-            if watcher in done:
-                getter.cancel()
-                break
             try:
-                ev = getter.result()
+                batch = [await sub.get()]
+                # Whatever else is already queued goes out in the same pass (one timeout, no task per frame).
+                while len(batch) < BATCH and (ev := sub.get_nowait()) is not None:
+                    batch.append(ev)
             except SubscriberDropped:
                 svc.metrics.ws_dropped.inc()
                 with contextlib.suppress(Exception):
                     await ws.close(code=1013, reason="too slow")
                 break
             except StopAsyncIteration:
-                with contextlib.suppress(Exception):
-                    await ws.close(code=1001, reason="server stopping")
+                if not watcher.done():  # the server is stopping, not the client leaving
+                    with contextlib.suppress(Exception):
+                        await ws.close(code=1001, reason="server stopping")
                 break
             try:
                 # A client whose socket stopped draining is as slow as one that reads slowly.
                 async with asyncio.timeout(SEND_TIMEOUT_S):
-                    await ws.send_json(frame_of(ev))
+                    for ev in batch:
+                        await ws.send_text(cache.text(ev))
             except TimeoutError:
                 svc.metrics.ws_dropped.inc()
                 break
@@ -125,3 +131,22 @@ async def telemetry_ws(ws: WebSocket) -> None:
         sub.close()
         watcher.cancel()
         svc.metrics.ws_clients.dec()
+
+
+class FrameCache:
+    """Each event is encoded to JSON once, whatever the number of clients that receive it."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._texts: dict[int, str] = {}
+
+    def text(self, ev: Event) -> str:
+        t = self._texts.get(ev.seq)
+        if t is None:
+            t = json.dumps(frame_of(ev), separators=(",", ":"))
+            if len(self._texts) >= self.size:
+                # Drop the oldest half (dicts keep insertion order); clients lag by far less.
+                for k in list(self._texts)[: self.size // 2]:
+                    del self._texts[k]
+            self._texts[ev.seq] = t
+        return t
