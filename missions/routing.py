@@ -18,7 +18,7 @@ Algorithm
    leg is checked lazily, when popped from the heap, against only the hulls a shapely
    ``STRtree`` returns for it.
 4. The search runs in rounds over the nodes inside the ellipse ``|sp| + |pg| <= C`` for
-   growing bounds ``C`` (1.05, 1.25, 2 and 4 times the straight distance, then all nodes). A
+   growing bounds ``C`` (1.02, 1.1, 1.4 and 2.5 times the straight distance, then all nodes). A
    path no longer than ``C`` found in a round is the global optimum: every path of length
    ``<= C`` lies inside that ellipse, and legs are always checked against every hull.
    This is exact: the tests compare it with Dijkstra (networkx) on the full visibility graph.
@@ -329,7 +329,7 @@ def _prepare(airspace: Airspace, frame: LocalFrame, margin_m: float, zone_ids: t
 # uses the nodes inside the ellipse {p : |sp| + |pg| <= C}; if it finds a path no longer than
 # C, that path is the global optimum (any path of length <= C lies inside the ellipse, and legs
 # are always checked against every hull), otherwise the next round widens the ellipse.
-_ELLIPSE_FACTORS = (1.05, 1.25, 2.0, 4.0)
+_ELLIPSE_FACTORS = (1.02, 1.1, 1.4, 2.5)
 
 
 def _search(ob: _Obstacles, s: np.ndarray, g: np.ndarray) -> list[int] | None:
