@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dronectl.config import Category, Settings
+from dronectl.config import Category, DroneConfig, Settings
 from dronectl.events import (
     EventBus,
     IncidentUpdated,
@@ -322,22 +322,40 @@ class Dispatcher:
             feasible: list[Plan] = []
             could_if_free: list[str] = []
             why: dict[str, dict[str, Any]] = {}
-            for d in self.settings.drones:
-                if only is not None and d.id != only:
-                    continue
-                ok, busy_reason = self.availability(d.id)
-                t = self.gateway.latest(d.id)
-                battery = t.battery_pct if (ok and t.battery_pct is not None) else 100.0
+            scene = self.planner.scene_point(*target)
+            candidates = [d for d in self.settings.drones if only is None or d.id == only]
+            avail = {d.id: self.availability(d.id) for d in candidates}
+
+            def bound(d: DroneConfig) -> float:
+                # A route is never shorter than the straight line: a lower bound of the drone's ETA.
+                b = self.settings.base(d.base)
+                return float(distance_m(b.lat_deg, b.lon_deg, *scene)) / d.cruise_speed_m_s
+
+            def try_plan(d: DroneConfig, battery: float) -> Plan | None:
                 try:
-                    plan = self.planner.plan(d, target, cat, battery_pct=battery)
+                    return self.planner.plan(d, target, cat, battery_pct=battery, scene=scene)
                 except Infeasible as e:
                     why[d.id] = {"code": e.code, **e.params}
-                    continue
-                if ok:
+                    return None
+
+            # Available drones in order of their ETA bound; stop once no later one can beat the best.
+            for d in sorted((d for d in candidates if avail[d.id][0]), key=bound):
+                if feasible and bound(d) >= min(p.eta_s for p in feasible):
+                    break
+                t = self.gateway.latest(d.id)
+                plan = try_plan(d, t.battery_pct if t.battery_pct is not None else 0.0)
+                if plan is not None:
                     feasible.append(plan)
-                else:
-                    could_if_free.append(d.id)
-                    why[d.id] = {"code": busy_reason or "unavailable"}
+            if not feasible:
+                # Nobody can go now: would a busy drone do when free (queue) or nobody ever (unreachable)?
+                for d in candidates:
+                    ok_now, busy = avail[d.id]
+                    if ok_now and why.get(d.id, {}).get("code") != "battery":
+                        continue  # available but cannot fly it even charged: its reason stands
+                    low = dict(why[d.id]) if ok_now else None
+                    if try_plan(d, 100.0) is not None:
+                        could_if_free.append(d.id)
+                        why[d.id] = low if low is not None else {"code": busy or "unavailable"}
             if feasible:
                 best = min(feasible, key=lambda p: p.eta_s)
                 return self._create_mission(incident_id, best)

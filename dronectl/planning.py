@@ -151,6 +151,7 @@ class Planner:
         battery_pct: float,
         start: tuple[float, float] | None = None,
         in_air: bool = False,
+        scene: tuple[float, float] | None = None,
     ) -> Plan:
         """Plan ``drone`` from ``start`` (default: its base) to ``target`` and home.
 
@@ -169,7 +170,7 @@ class Planner:
             raise Infeasible("outside_service_area", base=base.name, dist_km=round(d_base / 1000, 1),
                              radius_km=round(radius / 1000, 1))
         onscene = s.on_scene[category]
-        scene = self.scene_point(*target)
+        scene = scene if scene is not None else self.scene_point(*target)
         out = self._route(start, scene, onscene.alt_m)
         back = self._route(scene, home, f.cruise_alt_m)
 

@@ -377,3 +377,15 @@ async def test_escort_follows_officer_and_refuses_paths_through_zones(tmp_path: 
             await svc.dispatcher.escort(out.incident_id, EVENT_CENTRE[0] + 0.005, EVENT_CENTRE[1])
         assert e.value.code == "escort_blocked"
         assert mission_state(svc, mid) == "on_scene"
+
+
+async def test_low_battery_drone_queues_until_a_charged_one_is_free(tmp_path: Path) -> None:
+    s = make_settings(tmp_path, drones=[
+        {"id": "jati-1", "name": "Elang 3", "base": "jati", "url": "udpin://0.0.0.0:14542", "system_id": 3}])
+    gw = memory_gateway(s, battery_pct=65.0)
+    async with running(s, gw) as (svc, _):
+        out = await svc.dispatcher.submit_report(rep(-6.7812, 110.8452))  # 5 km north of Jati
+        assert out.status == IncidentStatus.QUEUED, out.reason
+        assert '"battery"' in out.reason
+        gw.update("jati-1", battery_pct=100.0)  # swapped pack
+        await wait_until(lambda: svc.store.incident(out.incident_id)["status"] == "dispatched", "dispatched")
