@@ -506,7 +506,8 @@ class Dispatcher:
     def _advance(self, run: _Running, t: Telemetry) -> None:
         p = run.plan
         if run.state is S.LAUNCHING:
-            if t.in_air:
+            # in_air comes from EXTENDED_SYS_STATE (1 Hz on PX4); the 10 Hz altitude tells it sooner.
+            if t.in_air or (t.armed and t.alt_rel_m is not None and t.alt_rel_m > 1.0):
                 run.airborne_seen = True
                 self._move(run, S.EN_ROUTE)
             elif run.restored and not t.armed:
