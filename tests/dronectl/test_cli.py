@@ -12,7 +12,9 @@ import pytest
 
 from dronectl.config import hash_token
 from dronectl.store import Store
-from tests.dronectl.conftest import TOKENS, Live
+from typing import Any
+
+from tests.dronectl.conftest import TOKENS, Live, auth
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,3 +93,24 @@ def test_report_unreachable_server() -> None:
 def test_missing_token_message(argv: list[str]) -> None:
     r = run_cli(*argv)
     assert r.returncode == 1 and "DRONECTL_TOKEN" in r.stderr
+
+
+async def test_watch_live_redraws_from_the_stream(live: Live, report: Any) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRONECTL_")}
+    env.update({"DRONECTL_URL": live.url, "DRONECTL_TOKEN": TOKENS["dispatcher"]})
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "dronectl", "watch", cwd=ROOT, env=env,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        out = ""
+        async with asyncio.timeout(60):
+            while out.count("dronectl watch") < 2:
+                out += (await proc.stdout.readline()).decode()
+            await live.client.post("/api/reports", json=report(), headers=auth("integration"))
+            while "-> en_route" not in out:
+                out += (await proc.stdout.readline()).decode()
+        assert "kudus-1" in out and "\x1b[2J" not in out  # no screen clearing when not a terminal
+        assert "report 1 -> incident 1" in out
+    finally:
+        proc.terminate()
+        await proc.wait()
