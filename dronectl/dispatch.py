@@ -586,8 +586,11 @@ class Dispatcher:
         """Abort the incident's mission: the drone returns to launch. Returns the mission id."""
         run = self._active_run(incident_id)
         self.store.audit("abort", {"mission_id": run.id}, actor=actor)
-        if run.task is not None and not run.task.done() and run.state in (S.PLANNED, S.UPLOADING):
+        if run.task is not None and not run.task.done():
+            # Stop the launch sequence first, so that a start command still in flight cannot land
+            # after the RTL below and put the drone back on its mission.
             run.task.cancel()
+            await asyncio.gather(run.task, return_exceptions=True)
         t = self.gateway.latest(run.drone_id)
         if t.in_air or t.armed or run.state in (S.LAUNCHING, S.EN_ROUTE, S.ON_SCENE, S.RETURNING):
             await self._command(run, "return_to_launch", self.gateway.return_to_launch(run.drone_id))

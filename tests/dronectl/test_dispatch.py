@@ -389,3 +389,27 @@ async def test_low_battery_drone_queues_until_a_charged_one_is_free(tmp_path: Pa
         assert '"battery"' in out.reason
         gw.update("jati-1", battery_pct=100.0)  # swapped pack
         await wait_until(lambda: svc.store.incident(out.incident_id)["status"] == "dispatched", "dispatched")
+
+
+async def test_abort_during_launch_stops_the_sequence_before_rtl(tmp_path: Path) -> None:
+    s = make_settings(tmp_path)
+    gw = memory_gateway(s)
+    gate = asyncio.Event()
+    real_start = gw.start_mission
+
+    async def slow_start(drone_id: str) -> None:
+        gw.calls.append((drone_id, "start_mission(begun)", ()))
+        await gate.wait()  # the vehicle has not answered yet
+        await real_start(drone_id)
+
+    gw.start_mission = slow_start  # type: ignore[method-assign]
+    async with running(s, gw) as (svc, _):
+        out = await svc.dispatcher.submit_report(rep(-6.8300, 110.8452))
+        await wait_until(lambda: ("jati-1", "start_mission(begun)", ()) in gw.calls, "start in flight")
+        assert mission_state(svc, out.mission_id) == "launching"
+        await svc.dispatcher.abort(out.incident_id)
+        gate.set()
+        await asyncio.sleep(0.05)
+        assert gw.actions("jati-1")[-1] == "return_to_launch"
+        assert "start_mission" not in gw.actions("jati-1")  # the cancelled start never went out
+        assert mission_state(svc, out.mission_id) == "aborted"
