@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dronectl.api.i18n import field_reason, pick_language, t
+from dronectl.api.i18n import MESSAGES, field_reason, pick_language, t
 from dronectl.dispatch import DispatchError
 
 __all__ = ["ApiError", "install_error_handlers", "BodyLimitMiddleware", "lang_of"]
@@ -62,7 +62,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         lang = lang_of(request)
-        return JSONResponse({"error": {"code": f"http_{exc.status_code}", "message": str(exc.detail), "fields": []}},
+        code = f"http_{exc.status_code}"
+        message = t(code, lang, path=request.url.path, method=request.method) if code in MESSAGES else str(exc.detail)
+        return JSONResponse({"error": {"code": code, "message": message, "fields": []}},
                             status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
 

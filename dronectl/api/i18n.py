@@ -31,6 +31,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "id": "Kejadian {incident_id} tidak ditugaskan kepada Anda",
         "en": "Incident {incident_id} is not assigned to you",
     },
+    "http_404": {"id": "Alamat {path} tidak ada", "en": "No such path: {path}"},
+    "http_405": {"id": "Metode {method} tidak diizinkan untuk {path}", "en": "Method {method} not allowed on {path}"},
     "not_found": {"id": "{what} {id} tidak ditemukan", "en": "{what} {id} not found"},
     "incident_not_found": {"id": "Kejadian {incident_id} tidak ditemukan", "en": "Incident {incident_id} not found"},
     "mission_not_found": {"id": "Misi {mission_id} tidak ditemukan", "en": "Mission {mission_id} not found"},

@@ -290,3 +290,13 @@ async def test_officer_escort_permissions(live: Live, report: Report) -> None:
                      headers={**auth("officer_andi"), "Accept-Language": "en"})
     assert r.status_code == 409 and r.json()["error"]["message"].startswith("Escort starts only once the drone is on scene")
     assert (await c.post(f"/api/incidents/{inc}/abort", headers=auth("officer_andi"))).status_code == 403
+
+
+async def test_unknown_paths_and_methods_and_bad_path_params(live: Live) -> None:
+    r = await live.client.get("/api/nothing", headers=auth("dispatcher"))
+    assert r.status_code == 404 and r.json()["error"]["message"] == "Alamat /api/nothing tidak ada"
+    r = await live.client.delete("/api/reports", headers={**auth("dispatcher"), "Accept-Language": "en"})
+    assert r.status_code == 405 and r.json()["error"]["message"] == "Method DELETE not allowed on /api/reports"
+    r = await live.client.get("/api/incidents/abc", headers=auth("dispatcher"))
+    assert r.status_code == 422 and r.json()["error"]["fields"][0] == {"field": "incident_id",
+                                                                        "reason": "harus berupa bilangan bulat"}
