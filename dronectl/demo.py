@@ -114,7 +114,7 @@ class SimProcess:
     def __enter__(self) -> SimProcess:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.fleet_path.write_text(json.dumps({"homes": self.homes}, indent=2))
-        log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        log = open(self.log_path, "wb")  # closed in stop()
         self._log = log
         try:
             self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=self.env(),

@@ -85,7 +85,7 @@ def test_duplicate_system_ids_refused(tmp_path: Path) -> None:
 
 
 def test_missing_file_bad_toml_missing_airspace(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="nope.toml: file not found"):
+    with pytest.raises(ConfigError, match=r"nope\.toml: file not found"):
         load_settings(tmp_path / "nope.toml")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_settings(write(tmp_path, "area_name = [unclosed"))

@@ -56,7 +56,7 @@ def mission_state(svc: Service, mid: int) -> str:
 
 def collect(svc: Service) -> list[Event]:
     seen: list[Event] = []
-    sub = svc.bus.subscribe("test", maxsize=100_000, accept=lambda e: not e.kind == "telemetry")
+    sub = svc.bus.subscribe("test", maxsize=100_000, accept=lambda e: e.kind != "telemetry")
 
     async def pump() -> None:
         async for ev in sub:
