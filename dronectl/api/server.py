@@ -26,14 +26,22 @@ async def serve_app(app: FastAPI, *, host: str = "127.0.0.1", port: int = 0,
 
     ``port=0`` picks a free port. The app's lifespan (the controller service) runs inside.
     """
-    if port == 0:
-        port = free_tcp_port(host)
+    # Bind here: a taken port is an OSError for the caller (uvicorn would sys.exit), and port 0
+    # gets a free port without a race.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    port = int(sock.getsockname()[1])
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on",
                             ws_ping_interval=20.0, ws_ping_timeout=20.0, timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     # The caller owns signal handling (the CLI turns Ctrl-C into leaving this block).
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve(), name=f"uvicorn-{port}")
+    task = asyncio.create_task(server.serve(sockets=[sock]), name=f"uvicorn-{port}")
     try:
         async with asyncio.timeout(startup_timeout_s):
             while not server.started:
@@ -46,3 +54,4 @@ async def serve_app(app: FastAPI, *, host: str = "127.0.0.1", port: int = 0,
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        sock.close()
