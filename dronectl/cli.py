@@ -131,6 +131,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     log_path = _setup_logging(settings)
     print(f"log: {log_path}", flush=True)
+    from dronectl.store import Store
+
+    store = Store(settings.db_path)
+    try:
+        if not settings.auth.tokens and store.count("tokens") == 0:
+            print("note: no API tokens yet; create one with "
+                  f"`dronectl token create --role dispatcher --config {_config_path(args.config)}"
+                  + (f" --data-dir {args.data_dir}`" if args.data_dir else "`"), flush=True)
+    finally:
+        store.close()
     with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
         asyncio.run(_serve(settings, args.host, args.port))
     print("dronectl stopped", flush=True)
