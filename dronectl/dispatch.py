@@ -339,13 +339,20 @@ class Dispatcher:
                     return None
 
             # Available drones in order of their ETA bound; stop once no later one can beat the best.
+            # A twin of a drone already planned feasibly (same base and performance) has the same ETA
+            # and cannot beat it either.
+            planned_ok: set[tuple[Any, ...]] = set()
             for d in sorted((d for d in candidates if avail[d.id][0]), key=bound):
                 if feasible and bound(d) >= min(p.eta_s for p in feasible):
                     break
+                twin = (d.base, d.cruise_speed_m_s, d.climb_rate_m_s, d.endurance_min)
+                if twin in planned_ok:
+                    continue
                 t = self.gateway.latest(d.id)
                 plan = try_plan(d, t.battery_pct if t.battery_pct is not None else 0.0)
                 if plan is not None:
                     feasible.append(plan)
+                    planned_ok.add(twin)
             if not feasible:
                 # Nobody can go now: would a busy drone do when free (queue) or nobody ever (unreachable)?
                 for d in candidates:

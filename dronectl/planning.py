@@ -12,7 +12,7 @@ straight home). A plan that would bring the drone home below the battery reserve
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from dronectl.config import Category, DroneConfig, Settings
@@ -28,6 +28,9 @@ __all__ = ["Plan", "Infeasible", "Planner", "load_airspace"]
 
 # Horizontal distance from the scene point under which the drone counts as on scene.
 ON_SCENE_RADIUS_M = 15.0
+
+
+_ITEM_FIELDS = tuple(f.name for f in fields(MavlinkItem))
 
 
 class Infeasible(Exception):
@@ -63,8 +66,10 @@ class Plan:
     route_back: tuple[tuple[float, float, float], ...] = field(default=())
 
     def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["items"] = [asdict(i) for i in self.items]
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["items"] = [{f: getattr(i, f) for f in _ITEM_FIELDS} for i in self.items]
+        d["route_out"] = [list(p) for p in self.route_out]
+        d["route_back"] = [list(p) for p in self.route_back]
         return d
 
     @staticmethod
