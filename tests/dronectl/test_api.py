@@ -300,3 +300,19 @@ async def test_unknown_paths_and_methods_and_bad_path_params(live: Live) -> None
     r = await live.client.get("/api/incidents/abc", headers=auth("dispatcher"))
     assert r.status_code == 422 and r.json()["error"]["fields"][0] == {"field": "incident_id",
                                                                         "reason": "harus berupa bilangan bulat"}
+
+
+async def test_listen_socket_is_tcp_so_answers_are_not_delayed() -> None:
+    import socket
+
+    from dronectl.api.server import listen_socket
+
+    s = listen_socket("127.0.0.1", 0)
+    s.listen()
+    try:
+        # asyncio only sets TCP_NODELAY on accepted connections of an explicit IPPROTO_TCP socket.
+        assert s.proto == socket.IPPROTO_TCP and s.getsockname()[1] > 0
+        with pytest.raises(OSError):
+            listen_socket("127.0.0.1", s.getsockname()[1]).close()  # taken: an OSError, not sys.exit
+    finally:
+        s.close()
