@@ -46,7 +46,7 @@ from dronectl.metrics import Metrics
 from dronectl.planning import ON_SCENE_RADIUS_M, Infeasible, Plan, Planner
 from dronectl.states import ACTIVE, TERMINAL, MissionState, transition
 from dronectl.store import Store, mask_nik, mask_phone
-from missions.geodesy import distance_m
+from missions.geodesy import destination, distance_m
 
 __all__ = ["Dispatcher", "ReportIn", "ReportOutcome", "DispatchError", "IncidentStatus", "reason"]
 
@@ -161,11 +161,25 @@ class Dispatcher:
     # -- life cycle ----------------------------------------------------------------------------
     async def start(self) -> None:
         self._reload()
+        self._warm_up()
         self._sub = self.bus.subscribe("dispatcher", maxsize=100_000,
                                        accept=lambda e: isinstance(e, TelemetryUpdated))
         self._tasks.append(asyncio.create_task(self._follow(), name="dispatcher-follow"))
         self._tasks.append(asyncio.create_task(self._queue_loop(), name="dispatcher-queue"))
         self._wake.set()
+
+    def _warm_up(self) -> None:
+        """Plan one throw-away mission per base, so the first real report does not pay the one-off
+        set-up of projections, zone geometry and routing caches (~40 ms)."""
+        for b in self.settings.bases:
+            d = next((d for d in self.settings.drones if d.base == b.id), None)
+            if d is None:
+                continue
+            lat, lon = destination(b.lat_deg, b.lon_deg, 0.0, 500.0)
+            try:
+                self.planner.plan(d, (float(lat), float(lon)), Category.OTHER, battery_pct=100.0)
+            except Exception:  # only a warm-up: a real report reports real problems
+                log.debug("warm-up plan from %s failed", b.id, exc_info=True)
 
     async def stop(self) -> None:
         tasks = self._tasks + [r.task for r in self.running.values() if r.task is not None]
