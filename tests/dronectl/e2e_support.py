@@ -3,8 +3,8 @@
 Everything here waits on conditions (never on wall-clock sleeps) with generous timeouts, because
 the CI machine has 2 cores shared with other suites.
 
-* :func:`next_sysid_base` hands out MAVLink system ids not used before in this process: the one
-  MAVSDK core remembers every system it has seen, so each fleet gets fresh ids.
+* Fleets take system ids from ``tests.support.sysids.next_sysid_base`` (never used before in
+  this process: the one MAVSDK core remembers every system it has seen).
 * :func:`sim_fleet` starts an in-process :class:`sim.Fleet` on free UDP ports.
 * :class:`Flight` reads like PX4's ``AutopilotTester``: ``await flight.wait_until_ready()``,
   ``await flight.wait_until_landed()``.
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import json
 import math
 import random
@@ -39,10 +38,10 @@ from missions.geodesy import destination, distance_m
 from missions.items import Cmd, Frame, MavlinkItem
 from sim import Fleet, Home, free_udp_port
 from tests.support.mavsdk_core import core
+from tests.support.sysids import next_sysid_base
 
 __all__ = [
     "KUDUS_HOMES",
-    "next_sysid_base",
     "sim_fleet",
     "links_for",
     "true_param",
@@ -61,19 +60,6 @@ KUDUS_HOMES: tuple[Home, ...] = (
     Home(-6.8050, 110.8409, 50.0),
     Home(-6.8262, 110.8452, 45.0),
 )
-
-# dronectl tests take system ids from 150 up, 3 at a time per fleet (sim's own tests start low).
-_SYSIDS = itertools.count(150)
-
-
-def next_sysid_base(n: int) -> int:
-    """First of ``n`` MAVLink system ids never used before in this test process."""
-    first = next(_SYSIDS)
-    for _ in range(n - 1):
-        next(_SYSIDS)
-    if first + n - 1 > 250:
-        raise RuntimeError("out of fresh MAVLink system ids for this test process")
-    return first
 
 
 @contextlib.contextmanager

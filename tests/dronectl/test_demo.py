@@ -18,6 +18,7 @@ import pytest
 from dronectl.api.server import free_tcp_port
 from dronectl.demo import SimProcess, activate_event_zones, fleet_layout
 from dronectl.config import load_settings
+from tests.support.sysids import next_sysid_base
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "muria" / "config.toml"
@@ -61,7 +62,8 @@ def test_fleet_layout_and_event_zone_activation(tmp_path: Path) -> None:
 def test_sim_process_stops_with_the_block(tmp_path: Path) -> None:
     base = free_port_block(1)
     ctl = free_port_block(1)
-    with SimProcess([{"lat_deg": -6.8, "lon_deg": 110.84, "alt_amsl_m": 40.0}], base_port=base, sysid_base=7,
+    with SimProcess([{"lat_deg": -6.8, "lon_deg": 110.84, "alt_amsl_m": 40.0}], base_port=base,
+                    sysid_base=next_sysid_base(1),
                     speedup=1.0, log_dir=tmp_path, control_port=ctl, gcs=False) as sim:
         sim.check_alive(grace_s=1.0)
         assert sim.proc is not None and sim.proc.poll() is None

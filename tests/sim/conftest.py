@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from sim import Fleet, Home, free_udp_port
-from tests.support.flight import next_sysid_base
+from tests.support.sysids import next_sysid_base
 
 JAKARTA = Home(-6.2088, 106.8456, 10.0)
 

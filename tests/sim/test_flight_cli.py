@@ -23,7 +23,8 @@ from mavsdk.plugins.mission import MissionItem, MissionPlan
 from mavsdk.plugins.telemetry import FlightMode
 
 from sim import ControlClient, free_udp_port
-from tests.support.flight import Flight, connect, distance_m, next_sysid_base
+from tests.support.flight import Flight, connect, distance_m
+from tests.support.sysids import next_sysid_base
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,7 +13,7 @@ from sim import Fleet, Home, free_udp_port
 from sim.items import MISSION
 from sim.mavlink.codec import Codec
 from sim.mavlink.codec import mavlink as m
-from tests.support.flight import next_sysid_base
+from tests.support.sysids import next_sysid_base
 
 HOME = Home(-6.2088, 106.8456, 10.0)
 

@@ -11,7 +11,7 @@ import pytest
 import sim
 from sim import Fleet, Home, PortInUseError, free_udp_port
 from sim.vehicle import AutoSub, MainMode
-from tests.support.flight import next_sysid_base
+from tests.support.sysids import next_sysid_base
 
 HOME = Home(-6.2088, 106.8456, 10.0)
 

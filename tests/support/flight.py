@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import itertools
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -39,23 +38,7 @@ from mavsdk.plugins.telemetry import FlightMode, LandedState
 
 from tests.support.mavsdk_core import core
 
-__all__ = ["Flight", "Vehicles", "connect", "next_sysid_base", "FlightTimeout", "distance_m"]
-
-# System ids handed to the fleets of one test process: never reused, so the process's one MAVSDK
-# core never mistakes a new vehicle for an old one. 245 is MAVSDK's own id.
-_SYSIDS = itertools.count(11)  # 1..10 stay free for real PX4 SITL instances (id = index + 1)
-
-
-def next_sysid_base(n: int = 1) -> int:
-    """A block of ``n`` fresh system ids (first one returned)."""
-    while True:
-        base = next(_SYSIDS)
-        for _ in range(n - 1):
-            next(_SYSIDS)
-        if base + n - 1 < 245 or base > 245:
-            if base + n - 1 > 255:
-                raise RuntimeError("ran out of MAVLink system ids in this test process")
-            return base
+__all__ = ["Flight", "Vehicles", "connect", "FlightTimeout", "distance_m"]
 
 
 class FlightTimeout(AssertionError):
