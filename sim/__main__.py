@@ -4,6 +4,7 @@ Run::
 
     python -m sim --vehicles 3 [--home LAT,LON,ALT] [--speedup K] [--base-port 14540]
     python -m sim --fleet fleet.json          # {"homes": [{"lat_deg":..,"lon_deg":..,"alt_amsl_m":..}, ..]}
+    python -m sim --vehicles 2 --api-ports 40100,40200   # vehicle i sends to its own port (no layout)
 
 Faults and state of a running fleet (through its control port, default 127.0.0.1:14530)::
 
@@ -14,6 +15,7 @@ Faults and state of a running fleet (through its control port, default 127.0.0.1
     python -m sim fault reject-next --vehicle 0
     python -m sim fault reboot --vehicle 0
     python -m sim state --vehicle 0
+    python -m sim param NAV_DLL_ACT --vehicle 0      # read a parameter; add a value to set it
 """
 
 from __future__ import annotations
@@ -61,6 +63,17 @@ def _load_fleet(path: str) -> list[Home]:
     return out
 
 
+def _ports(text: str) -> list[int]:
+    try:
+        ports = [int(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected comma-separated UDP ports, e.g. 40100,40101") from None
+    bad = [p for p in ports if not 1 <= p <= 65535]
+    if bad:
+        raise argparse.ArgumentTypeError(f"UDP ports must be within 1..65535, got {bad[0]}")
+    return ports
+
+
 def _run_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m sim",
@@ -76,6 +89,11 @@ def _run_parser() -> argparse.ArgumentParser:
                    help="simulated time runs K times faster than wall time (default 1)")
     p.add_argument("--base-port", type=int, default=API_BASE_PORT, metavar="P",
                    help="vehicle i sends to 127.0.0.1:P+i and listens on P+40+i (default 14540)")
+    p.add_argument("--api-ports", type=_ports, default=None, metavar="P0,P1,..",
+                   help="vehicle i sends to 127.0.0.1:Pi (one port per vehicle; overrides --base-port); "
+                   "it then listens on a port the OS picks unless --api-listen-ports")
+    p.add_argument("--api-listen-ports", type=_ports, default=None, metavar="L0,L1,..",
+                   help="with --api-ports: vehicle i listens on 127.0.0.1:Li")
     p.add_argument("--gcs-port", type=int, default=GCS_PORT, metavar="PORT",
                    help="GCS link sends here, listens on 18570+i (default 14550)")
     p.add_argument("--no-gcs", action="store_true", help="no GCS link")
@@ -109,6 +127,9 @@ def _client_parser() -> argparse.ArgumentParser:
     kinds.add_parser("reject-next", parents=[common], help="answer the next command TEMPORARILY_REJECTED")
     kinds.add_parser("reboot", parents=[common], help="reboot the vehicle")
     sub.add_parser("state", parents=[common], help="print a vehicle's true state as JSON")
+    pa = sub.add_parser("param", parents=[common], help="read a vehicle's parameter; with VALUE: set it first")
+    pa.add_argument("name", metavar="NAME", help="PX4 parameter name, e.g. NAV_DLL_ACT")
+    pa.add_argument("value", type=float, nargs="?", default=None, metavar="VALUE")
     return p
 
 
@@ -120,6 +141,15 @@ def _client_main(argv: Sequence[str]) -> int:
         if args.cmd == "state":
             reply = client.call("state", vehicle=args.vehicle)
             print(json.dumps(reply, indent=2))
+            return 0
+        if args.cmd == "param":
+            call: dict[str, object] = {"vehicle": args.vehicle, "name": args.name}
+            if args.value is not None:
+                call["value"] = args.value
+            reply = client.call("param", **call)
+            value = reply["value"]
+            shown = str(int(value)) if reply["type"] == "INT32" else f"{value:g}"
+            print(f"{reply['name']} = {shown}")
             return 0
         kind = args.kind
         if kind == "link-loss":
@@ -155,10 +185,11 @@ async def _serve(specs: list[VehicleSpec], speedup: float, control_port: int) ->
         loop.add_signal_handler(sig, stop.set)
     for r in runtime.runners:
         p = r.spec.ports
-        gcs = f", GCS link listens {p.gcs_listen} -> {p.gcs_remote}" if p.gcs_listen is not None else ""
+        # The bound ports, not the asked ones: a listen port of 0 is the OS's pick.
+        gcs = f", GCS link listens {r.links['gcs'].local_port} -> {p.gcs_remote}" if "gcs" in r.links else ""
         print(f"vehicle {r.spec.system_id - specs[0].system_id}: system id {r.spec.system_id}, "
               f"home {r.spec.home.lat_deg:.6f},{r.spec.home.lon_deg:.6f},{r.spec.home.alt_amsl_m:.1f}; "
-              f"MAVSDK: udpin://0.0.0.0:{p.api_remote} (sim listens {p.api_listen}){gcs}")
+              f"MAVSDK: udpin://0.0.0.0:{p.api_remote} (sim listens {r.links['api'].local_port}){gcs}")
     print(f"speed-up {speedup:g}x; control port 127.0.0.1:{control.port}; Ctrl-C stops", flush=True)
     waiter = asyncio.ensure_future(runtime.wait())
     stopper = asyncio.ensure_future(stop.wait())
@@ -173,11 +204,14 @@ async def _serve(specs: list[VehicleSpec], speedup: float, control_port: int) ->
     print("stopped", flush=True)
 
 
+_CLIENT_COMMANDS = ("fault", "state", "param")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in ("fault", "state"):
+    if argv and argv[0] in _CLIENT_COMMANDS:
         return _client_main(argv)
-    if "fault" in argv or "state" in argv:
+    if any(cmd in argv for cmd in _CLIENT_COMMANDS):
         # e.g. "python -m sim --control-port 1 fault ..."
         return _client_main(argv)
     args = _run_parser().parse_args(argv)
@@ -194,10 +228,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not 1 <= args.sysid_base <= 256 - len(homes):
         print("error: --sysid-base leaves system ids outside 1..255", file=sys.stderr)
         return 2
+    if args.api_listen_ports is not None and args.api_ports is None:
+        print("error: --api-listen-ports needs --api-ports", file=sys.stderr)
+        return 2
+    for opt, ports in (("--api-ports", args.api_ports), ("--api-listen-ports", args.api_listen_ports)):
+        if ports is not None and len(ports) != len(homes):
+            print(f"error: {opt} has {len(ports)} port(s) for {len(homes)} vehicle(s)", file=sys.stderr)
+            return 2
     gcs_port = None if args.no_gcs else args.gcs_port
-    specs = [VehicleSpec(h, args.sysid_base + i, VehiclePorts.px4(
-        i, base_port=args.base_port, gcs_port=gcs_port, gcs_listen_base=GCS_LISTEN_BASE_PORT))
-        for i, h in enumerate(homes)]
+    specs = []
+    for i, h in enumerate(homes):
+        p = VehiclePorts.px4(i, base_port=args.base_port, gcs_port=gcs_port, gcs_listen_base=GCS_LISTEN_BASE_PORT)
+        if args.api_ports is not None:
+            listen = 0 if args.api_listen_ports is None else args.api_listen_ports[i]
+            p = VehiclePorts(args.api_ports[i], listen, p.gcs_remote, p.gcs_listen)
+        specs.append(VehicleSpec(h, args.sysid_base + i, p))
     try:
         asyncio.run(_serve(specs, args.speedup, args.control_port))
     except PortInUseError as exc:

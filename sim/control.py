@@ -8,7 +8,8 @@ per datagram, one answer per request::
 
 Operations: ``info``, ``state``, ``link_loss`` (duration_s, simulated seconds; omitted = until
 ``link_restore``), ``link_restore``, ``gps_loss`` (lost: bool), ``battery`` (pct),
-``reject_next_command``, ``reboot``.
+``reject_next_command``, ``reboot``; ``param`` (name; with ``value``: set it first) answers
+``{"name", "value", "type"}`` with the value the vehicle holds (INT32 values rounded, as stored).
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ import socket
 from typing import Any
 
 from sim.link import PortInUseError
-from sim.runtime import Runtime
+from sim.runtime import Runtime, VehicleRunner
 from sim.vehicle import AutoSub, Home, LandedState, MainMode, VehicleState
 
 __all__ = ["CONTROL_PORT", "ControlServer", "ControlClient", "ControlError", "apply_fault",
-           "state_to_dict", "state_from_dict", "FAULTS"]
+           "param_op", "state_to_dict", "state_from_dict", "FAULTS"]
 
 CONTROL_PORT = 14530
 FAULTS = ("link_loss", "link_restore", "gps_loss", "battery", "reject_next_command", "reboot")
@@ -53,11 +54,40 @@ def state_from_dict(d: dict[str, Any]) -> VehicleState:
     return VehicleState(**kw)
 
 
-def apply_fault(runtime: Runtime, index: int, op: str, args: dict[str, Any]) -> None:
-    """Apply one fault to vehicle ``index`` (must run on the runtime's loop thread)."""
+def _runner(runtime: Runtime, index: int) -> VehicleRunner:
     if not 0 <= index < len(runtime.runners):
         raise ControlError(f"no vehicle {index} (fleet has {len(runtime.runners)})")
-    r = runtime.runners[index]
+    return runtime.runners[index]
+
+
+def param_op(runtime: Runtime, index: int, name: str, value: float | None = None) -> dict[str, Any]:
+    """Read (``value`` None) or set one parameter of vehicle ``index``, as the vehicle itself would:
+    the change is what a later PARAM_REQUEST_READ answers (must run on the runtime's loop thread).
+
+    Returns
+    -------
+    dict
+        ``{"name": str, "value": float, "type": "INT32" | "REAL32"}``: the value now held.
+
+    Raises
+    ------
+    ControlError
+        No such vehicle or parameter, or the value is outside the parameter's range.
+    """
+    params = _runner(runtime, index).vehicle.params
+    if not isinstance(name, str) or name not in params:
+        raise ControlError(f"unknown parameter {name!r}")
+    if value is not None:
+        try:
+            params.set(name, float(value))
+        except (TypeError, ValueError) as exc:
+            raise ControlError(str(exc)) from None
+    return {"name": name, "value": params.get(name), "type": params.spec(name).type.name}
+
+
+def apply_fault(runtime: Runtime, index: int, op: str, args: dict[str, Any]) -> None:
+    """Apply one fault to vehicle ``index`` (must run on the runtime's loop thread)."""
+    r = _runner(runtime, index)
     if op == "link_loss":
         dur = args.get("duration_s")
         r.set_link(False, None if dur is None else runtime.sim_time_s + float(dur))
@@ -94,10 +124,14 @@ def handle_request(runtime: Runtime, req: dict[str, Any]) -> Any:
         }
     index = int(req.get("vehicle", 0))
     if op == "state":
-        if not 0 <= index < len(runtime.runners):
-            raise ControlError(f"no vehicle {index} (fleet has {len(runtime.runners)})")
-        r = runtime.runners[index]
+        r = _runner(runtime, index)
         return {"state": state_to_dict(r.vehicle.state), "link_up": r.link_up}
+    if op == "param":
+        if "name" not in req:
+            raise ControlError("param needs a name")
+        return param_op(runtime, index, req["name"], req.get("value"))
+    if op not in FAULTS:
+        raise ControlError(f"unknown operation {op!r}; known: info, state, param, {', '.join(FAULTS)}")
     apply_fault(runtime, index, str(op), req)
     return None
 
@@ -180,3 +214,10 @@ class ControlClient:
 
     def state(self, vehicle: int) -> VehicleState:
         return state_from_dict(self.call("state", vehicle=vehicle)["state"])
+
+    def param(self, vehicle: int, name: str, value: float | None = None) -> float:
+        """Vehicle ``vehicle``'s parameter ``name`` (set to ``value`` first when given)."""
+        args: dict[str, Any] = {"vehicle": vehicle, "name": name}
+        if value is not None:
+            args["value"] = float(value)
+        return float(self.call("param", **args)["value"])

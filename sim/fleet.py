@@ -9,8 +9,12 @@ Examples
 ...     fleet.api_url(0) == f"udpin://0.0.0.0:{port}"
 ...     fleet.set_gps_lost(0, True)             # faults apply at once
 ...     fleet.state(0).gps_ok
+...     fleet.set_param(0, "NAV_DLL_ACT", 2)    # as if a GCS had set it; read back at once
+...     fleet.param(0, "NAV_DLL_ACT")
 True
 False
+2.0
+2.0
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sim.control import ControlClient, ControlError, ControlServer, apply_fault, handle_request
+from sim.control import ControlClient, ControlError, ControlServer, apply_fault, handle_request, param_op
 from sim.link import API_BASE_PORT, GCS_LISTEN_BASE_PORT, GCS_PORT, VehiclePorts
 from sim.runtime import Runtime, VehicleSpec
 from sim.vehicle import Home, VehicleState
@@ -65,7 +69,8 @@ class Fleet:
     base_port:
         API link of vehicle i sends to ``base_port + i`` (where MAVSDK listens) and listens on
         ``base_port + 40 + i``, as PX4 SITL (14540/14580). ``api_ports`` overrides the send ports
-        one by one (the listen ports are then picked by the OS, unless ``api_listen_ports``).
+        one by one (the listen ports are then picked by the OS, unless ``api_listen_ports``), in
+        both modes (a subprocess gets them as ``--api-ports`` / ``--api-listen-ports``).
     gcs:
         Also open the GCS link (listen 18570+i, send to ``gcs_port``), as PX4 SITL does.
     subprocess:
@@ -91,6 +96,11 @@ class Fleet:
             raise ValueError("sysid_base must leave every system id within 1..255")
         if api_ports is not None and len(api_ports) != len(homes):
             raise ValueError("api_ports needs one port per vehicle")
+        if api_listen_ports is not None:
+            if api_ports is None:
+                raise ValueError("api_listen_ports needs api_ports (otherwise base_port + 40 + i is used)")
+            if len(api_listen_ports) != len(homes):
+                raise ValueError("api_listen_ports needs one port per vehicle")
         self.homes = list(homes)
         self.speedup = float(speedup)
         self.sysid_base = sysid_base
@@ -107,6 +117,8 @@ class Fleet:
             ports.append(p)
         self.ports = ports
         self._base_port = base_port
+        self._api_ports = None if api_ports is None else [int(p) for p in api_ports]
+        self._api_listen_ports = None if api_listen_ports is None else [int(p) for p in api_listen_ports]
         self._gcs = gcs
         self._gcs_port = gcs_port
         self._runtime: Runtime | None = None
@@ -190,6 +202,10 @@ class Fleet:
         cmd = [sys.executable, "-m", "sim", "--fleet", str(fleet_file), "--speedup", str(self.speedup),
                "--base-port", str(self._base_port), "--sysid-base", str(self.sysid_base),
                "--control-port", str(port)]
+        if self._api_ports is not None:
+            cmd += ["--api-ports", ",".join(map(str, self._api_ports))]
+        if self._api_listen_ports is not None:
+            cmd += ["--api-listen-ports", ",".join(map(str, self._api_listen_ports))]
         if self._gcs:
             cmd += ["--gcs-port", str(self._gcs_port)]
         else:
@@ -272,6 +288,35 @@ class Fleet:
         if self._runtime is not None:
             return self._on_loop(lambda: handle_request(self._runtime, {"op": "info"}))  # type: ignore[arg-type]
         return dict(self._control().call("info"))
+
+    # -- parameters -------------------------------------------------------------------------------
+    def param(self, i: int, name: str) -> float:
+        """The value vehicle ``i`` holds for parameter ``name`` (read on the simulator's side, not
+        over MAVLink: what a later PARAM_REQUEST_READ would answer).
+
+        Raises
+        ------
+        sim.ControlError
+            No such vehicle or parameter.
+        """
+        if self._runtime is not None:
+            runtime = self._runtime
+            return float(self._on_loop(lambda: param_op(runtime, i, name))["value"])
+        return self._control().param(i, name)
+
+    def set_param(self, i: int, name: str, value: float) -> float:
+        """Change vehicle ``i``'s parameter ``name`` behind every GCS's back (as a parameter reset
+        or an operator with another GCS would) and return the value stored (INT32 rounded).
+
+        Raises
+        ------
+        sim.ControlError
+            No such vehicle or parameter, or ``value`` is outside the parameter's range.
+        """
+        if self._runtime is not None:
+            runtime = self._runtime
+            return float(self._on_loop(lambda: param_op(runtime, i, name, value))["value"])
+        return self._control().param(i, name, value)
 
     # -- faults -----------------------------------------------------------------------------------
     def link_loss(self, i: int, duration_s: float | None = None) -> None:

@@ -319,3 +319,41 @@ def test_fleet_file_errors_and_console_script(tmp_path: Path, capsys: pytest.Cap
     assert "no homes" in str(err.value)
     assert main(["--vehicles", "0"]) == 2 and "1..200" in capsys.readouterr().err
     assert main(["--speedup", "0"]) == 2 and "--speedup" in capsys.readouterr().err
+
+
+def test_cli_param_reads_and_sets_a_running_vehicle(capsys: pytest.CaptureFixture[str]) -> None:
+    from sim import Fleet, Home
+    from sim.__main__ import main
+
+    control = free_udp_port()
+    homes = [Home(-6.2088, 106.8456, 10.0), Home(-6.2088, 106.8458, 10.0)]
+    with Fleet(homes, speedup=5, sysid_base=next_sysid_base(2), api_ports=[free_udp_port(), free_udp_port()],
+               gcs=False, control_port=control) as fleet:
+
+        def cli(*args: str) -> tuple[int, str, str]:
+            rc = main([*args, "--control-port", str(control)])
+            out = capsys.readouterr()
+            return rc, out.out, out.err
+
+        assert cli("param", "NAV_DLL_ACT", "--vehicle", "1") == (0, "NAV_DLL_ACT = 0\n", "")
+        assert cli("param", "NAV_DLL_ACT", "2", "--vehicle", "1") == (0, "NAV_DLL_ACT = 2\n", "")
+        assert fleet.param(1, "NAV_DLL_ACT") == 2.0 and fleet.param(0, "NAV_DLL_ACT") == 0.0
+        assert cli("param", "--vehicle", "0", "MPC_XY_CRUISE", "7.5") == (0, "MPC_XY_CRUISE = 7.5\n", "")
+        assert fleet.param(0, "MPC_XY_CRUISE") == pytest.approx(7.5)
+        rc, out, err = cli("param", "NAV_DLL_ACT", "9")
+        assert rc == 1 and "above maximum" in err and fleet.param(0, "NAV_DLL_ACT") == 0.0
+        rc, out, err = cli("param", "NOPE")
+        assert rc == 1 and "unknown parameter 'NOPE'" in err and out == ""
+
+
+def test_api_ports_option_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    from sim.__main__ import main
+
+    assert main(["--vehicles", "2", "--api-ports", "40100"]) == 2
+    assert "--api-ports has 1 port(s) for 2 vehicle(s)" in capsys.readouterr().err
+    assert main(["--vehicles", "1", "--api-listen-ports", "40100"]) == 2
+    assert "--api-listen-ports needs --api-ports" in capsys.readouterr().err
+    out = subprocess.run(_sim("--api-ports", "40100,x"), capture_output=True, text=True, cwd=ROOT, timeout=30)
+    assert out.returncode == 2 and "comma-separated UDP ports" in out.stderr and "Traceback" not in out.stderr
+    out = subprocess.run(_sim("--api-ports", "70000"), capture_output=True, text=True, cwd=ROOT, timeout=30)
+    assert out.returncode == 2 and "1..65535" in out.stderr

@@ -1,15 +1,17 @@
 """Raw MAVLink over real UDP sockets (pymavlink framing, no MAVSDK): the mission protocol's
-retransmissions and recovery, the GCS link, and the link-loss fault dropping both directions."""
+retransmissions and recovery, the GCS link, the link-loss fault dropping both directions, and
+``Fleet.param`` / ``set_param`` against what the parameter protocol serves."""
 
 from __future__ import annotations
 
 import socket
+import struct
 import time
 from collections.abc import Callable, Iterator
 
 import pytest
 
-from sim import Fleet, Home, free_udp_port
+from sim import ControlError, Fleet, Home, free_udp_port
 from sim.items import MISSION
 from sim.mavlink.codec import Codec
 from sim.mavlink.codec import mavlink as m
@@ -157,3 +159,54 @@ def test_gcs_link_sends_to_the_gcs_port_and_answers_there() -> None:
     finally:
         fleet.stop()
         gcs.close()
+
+
+def _param_value(gcs: RawGcs, sysid: int, name: bytes) -> m.MAVLink_message:
+    """PARAM_REQUEST_READ over the wire, answered by PARAM_VALUE (retried: UDP, a busy machine)."""
+    for _ in range(5):
+        gcs.send(m.MAVLink_param_request_read_message(sysid, 1, name, -1))
+        try:
+            return gcs.first(lambda x: x.get_type() == "PARAM_VALUE" and x.param_id == name.decode(), 2.0)
+        except AssertionError:
+            continue
+    raise AssertionError(f"no PARAM_VALUE for {name!r}")
+
+
+@pytest.mark.parametrize("subprocess", [False, True], ids=["in-process", "subprocess"])
+def test_fleet_params_match_the_wire_and_api_ports_are_honoured(subprocess: bool) -> None:
+    """Fleet.param / set_param read and change what MAVLink's parameter protocol serves, in both
+    modes; a subprocess fleet sends to the api_ports asked for and listens on api_listen_ports."""
+    port, listen = free_udp_port(), free_udp_port()
+    gcs = RawGcs(port)
+    fleet = Fleet([HOME], speedup=2.0, sysid_base=next_sysid_base(), api_ports=[port],
+                  api_listen_ports=[listen], gcs=False, subprocess=subprocess)
+    with fleet:
+        try:
+            hb = gcs.first(lambda x: x.get_type() == "HEARTBEAT", 30.0)  # only on the port asked for
+            sysid = fleet.system_id(0)
+            assert hb.get_srcSystem() == sysid and gcs.peer == ("127.0.0.1", listen)
+            assert fleet.info()["vehicles"][0]["api_listen"] == listen
+            assert fleet.param(0, "MPC_XY_CRUISE") == pytest.approx(5.0)  # PX4 default
+            # Changed on the vehicle's side: MAVLink reads the new value.
+            assert fleet.set_param(0, "MPC_XY_CRUISE", 8.5) == pytest.approx(8.5)
+            assert _param_value(gcs, sysid, b"MPC_XY_CRUISE").param_value == pytest.approx(8.5)
+            # INT32 values are stored rounded and travel in PX4's bytewise encoding.
+            assert fleet.set_param(0, "NAV_DLL_ACT", 2.4) == 2.0
+            pv = _param_value(gcs, sysid, b"NAV_DLL_ACT")
+            assert pv.param_type == m.MAV_PARAM_TYPE_INT32
+            assert struct.unpack("<i", struct.pack("<f", pv.param_value))[0] == 2
+            # Changed over MAVLink: the fleet reads the new value.
+            gcs.send(m.MAVLink_param_set_message(sysid, 1, b"RTL_RETURN_ALT", 42.0, m.MAV_PARAM_TYPE_REAL32))
+            gcs.first(lambda x: x.get_type() == "PARAM_VALUE" and x.param_id == "RTL_RETURN_ALT")
+            assert fleet.param(0, "RTL_RETURN_ALT") == pytest.approx(42.0)
+            # Refusals name the reason and change nothing.
+            with pytest.raises(ControlError, match="unknown parameter 'NO_SUCH_PARAM'"):
+                fleet.param(0, "NO_SUCH_PARAM")
+            with pytest.raises(ControlError, match="above maximum"):
+                fleet.set_param(0, "NAV_DLL_ACT", 99)
+            with pytest.raises(ControlError, match="no vehicle 1"):
+                fleet.param(1, "NAV_DLL_ACT")
+            assert fleet.param(0, "NAV_DLL_ACT") == 2.0
+        finally:
+            gcs.close()
+    assert not fleet.running

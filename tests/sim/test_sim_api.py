@@ -1,5 +1,6 @@
 """sim's public API: exports pinned; Fleet in-process and as a subprocess (state and faults through
-the control port); reboot and reject-next faults; a taken port raises PortInUseError."""
+the control port); reboot and reject-next faults; a taken port raises PortInUseError; port
+arguments checked (parameters and api_ports of both modes: test_mavlink_udp)."""
 
 from __future__ import annotations
 
@@ -118,3 +119,12 @@ def test_taken_port_raises_port_in_use_and_releases_others() -> None:
     # The first vehicle's port was released when the second failed.
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s2:
         s2.bind(("127.0.0.1", free))
+
+
+def test_port_arguments_are_checked() -> None:
+    with pytest.raises(ValueError, match="api_ports needs one port per vehicle"):
+        Fleet([HOME, HOME], api_ports=[1])
+    with pytest.raises(ValueError, match="api_listen_ports needs api_ports"):
+        Fleet([HOME], api_listen_ports=[1])
+    with pytest.raises(ValueError, match="api_listen_ports needs one port per vehicle"):
+        Fleet([HOME], api_ports=[1], api_listen_ports=[1, 2])
