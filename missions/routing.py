@@ -242,9 +242,9 @@ class _Obstacles:
 def _hull_nodes(hulls: list[BaseGeometry], zone_of: np.ndarray) -> tuple[np.ndarray, ...]:
     """Route nodes of the given hulls, vectorised over all their rings.
 
-    Every ring is oriented with the obstacle on its left and offset outwards by
-    ``NODE_OFFSET_M`` with mitre joins (each vertex moves along its bisector so that it is that
-    far from both incident edges); the nodes are the convex vertices of the offset rings.
+    Every ring is oriented with the obstacle on its left and each vertex moved outwards along its
+    bisector by ``NODE_OFFSET_M``; the nodes are the convex vertices (so each node is exactly
+    that far from its hull, however sharp the corner).
 
     Returns
     -------
@@ -279,8 +279,12 @@ def _hull_nodes(hulls: list[BaseGeometry], zone_of: np.ndarray) -> tuple[np.ndar
     l2 = np.maximum(np.hypot(e2[:, 0], e2[:, 1]), 1e-300)
     n1 = np.column_stack([e1[:, 1], -e1[:, 0]]) / l1[:, None]  # outward = right of travel
     n2 = np.column_stack([e2[:, 1], -e2[:, 0]]) / l2[:, None]
-    denom = np.maximum(1.0 + np.einsum("ij,ij->i", n1, n2), 1e-6)
-    M = V + NODE_OFFSET_M * (n1 + n2) / denom[:, None]
+    # Along the outer bisector by exactly NODE_OFFSET_M: for a convex vertex that is the distance
+    # to the hull (the vertex is the nearest point), however sharp the corner.
+    u = n1 + n2
+    lu = np.hypot(u[:, 0], u[:, 1])
+    u = np.where(lu[:, None] > 1e-12, u / np.maximum(lu, 1e-300)[:, None], n1)
+    M = V + NODE_OFFSET_M * u
     cross = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
     convex = cross > 1e-12 * l1 * l2
     zone = zone_of[part_of[ring_part[rid]]]

@@ -271,3 +271,30 @@ def test_dense_random_field_matches_the_brute_force(seed: int) -> None:
         if done == 6:
             break
     assert done == 6 and detours >= 3
+
+
+@pytest.mark.parametrize("margin", [0.0, 30.0])
+def test_a_sharp_spike_matches_the_brute_force(margin: float) -> None:
+    """A 3-degree spike the route wraps around at its tip: nodes stay 1 mm from the tip, not
+    several centimetres out along a mitre."""
+    half = math.radians(1.5)
+    xs = [0.0, -1200 * math.tan(half), 0.0, 1200 * math.tan(half)]
+    ys = [1200.0, 0.0, -30.0, 0.0]
+    lat, lon = FRAME.to_latlon(np.array(xs), np.array(ys))
+    ring = [[float(b), float(a)] for a, b in zip(lat, lon, strict=True)]
+    spike = {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring + [ring[0]]]},
+             "properties": {"name": "spike", "kind": "military"}}  # fmt: skip
+    a = Airspace.from_geojson({"type": "FeatureCollection", "features": [spike]})
+    zones_xy = [project(z.geometry, FRAME) for z in a.zones]
+    ref = BruteGraph(zones_xy, margin)
+    s_xy, g_xy = (-300.0, 800.0), (300.0, 800.0)
+    expected, ref_len = ref.shortest(s_xy, g_xy)
+    assert expected == "ok" and ref_len is not None
+    start = tuple(float(v) for v in FRAME.to_latlon(*s_xy))
+    goal = tuple(float(v) for v in FRAME.to_latlon(*g_xy))
+    r = plan_route(start, goal, a, margin_m=margin, frame=FRAME)  # type: ignore[arg-type]
+    xy = np.column_stack(FRAME.to_xy(np.array([w.lat_deg for w in r.waypoints]), np.array([w.lon_deg for w in r.waypoints])))
+    assert len(xy) in (3, 4)  # over the tip (clipped into two corners when grown)
+    plane_len = float(np.hypot(*np.diff(xy, axis=0).T).sum())
+    assert abs(plane_len - ref_len) <= 0.005
+    assert LineString(xy).distance(zones_xy[0]) >= margin - 0.01
