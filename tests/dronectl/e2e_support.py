@@ -3,9 +3,10 @@
 Everything here waits on conditions (never on wall-clock sleeps) with generous timeouts, because
 the CI machine has 2 cores shared with other suites.
 
-* Fleets take system ids from ``tests.support.sysids.next_sysid_base`` (never used before in
-  this process: the one MAVSDK core remembers every system it has seen).
-* :func:`sim_fleet` starts an in-process :class:`sim.Fleet` on free UDP ports.
+* :func:`sim_fleet` starts a :class:`sim.Fleet` on free UDP ports with system ids never used
+  before in this process (``tests.support.sysids``: the one MAVSDK core remembers every system
+  it has seen). Tests read and change the vehicles' true parameters with ``fleet.param`` /
+  ``fleet.set_param``.
 * :class:`Flight` reads like PX4's ``AutopilotTester``: ``await flight.wait_until_ready()``,
   ``await flight.wait_until_landed()``.
 """
@@ -16,8 +17,6 @@ import asyncio
 import contextlib
 import json
 import math
-import random
-import socket
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -44,8 +43,6 @@ __all__ = [
     "KUDUS_HOMES",
     "sim_fleet",
     "links_for",
-    "true_param",
-    "set_true_param",
     "Flight",
     "wait_until",
     "make_gateway",
@@ -71,60 +68,18 @@ def sim_fleet(
     In-process (a thread) by default; ``subprocess=True`` runs ``python -m sim`` in a child,
     as the demo does, which keeps the simulation off this process's GIL.
     """
-    sysid_base = next_sysid_base(len(homes))
-    if subprocess:
-        # ``python -m sim`` takes PX4's port layout from one base port: vehicle i sends to
-        # base+i and listens on base+40+i.
-        fleet = Fleet(
-            homes, speedup=speedup, sysid_base=sysid_base, gcs=False, subprocess=True,
-            base_port=free_port_block(len(homes)),
-        )
-    else:
-        ports = [free_udp_port() for _ in homes]
-        fleet = Fleet(homes, speedup=speedup, sysid_base=sysid_base, api_ports=ports, gcs=False)
+    fleet = Fleet(
+        homes, speedup=speedup, sysid_base=next_sysid_base(len(homes)), gcs=False,
+        subprocess=subprocess, api_ports=[free_udp_port() for _ in homes],
+    )
     with fleet:
         yield fleet
-
-
-def free_port_block(n: int, *, listen_offset: int = 40) -> int:
-    """A base port P with P..P+n-1 and P+40..P+40+n-1 free on UDP right now."""
-    rng = random.Random()
-    for _ in range(200):
-        base = rng.randrange(20000, 60000 - listen_offset - n)
-        wanted = [base + i for i in range(n)] + [base + listen_offset + i for i in range(n)]
-        socks: list[socket.socket] = []
-        try:
-            for port in wanted:
-                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                socks.append(sock)
-                sock.bind(("0.0.0.0", port))
-        except OSError:
-            continue
-        finally:
-            for sock in socks:
-                sock.close()
-        return base
-    raise RuntimeError("no free block of UDP ports found")
 
 
 def links_for(fleet: Fleet, names: Sequence[str] | None = None) -> list[DroneLink]:
     """One :class:`DroneLink` per fleet vehicle (ids ``d0``, ``d1``... unless ``names``)."""
     ids = list(names) if names is not None else [f"d{i}" for i in range(len(fleet))]
     return [DroneLink(ids[i], fleet.api_url(i), fleet.system_id(i)) for i in range(len(fleet))]
-
-
-def true_param(fleet: Fleet, i: int, name: str) -> float:
-    """The value vehicle ``i`` really holds (read on the sim's loop, not over MAVLink)."""
-    runtime = fleet._runtime  # noqa: SLF001 - sim exposes no parameter accessor yet
-    assert runtime is not None, "in-process fleet expected"
-    return fleet._on_loop(lambda: runtime.runners[i].vehicle.params.get(name))  # noqa: SLF001
-
-
-def set_true_param(fleet: Fleet, i: int, name: str, value: float) -> None:
-    """Change vehicle ``i``'s parameter behind the controller's back (on the sim's loop)."""
-    runtime = fleet._runtime  # noqa: SLF001 - sim exposes no parameter accessor yet
-    assert runtime is not None, "in-process fleet expected"
-    fleet._on_loop(lambda: runtime.runners[i].vehicle.params.set(name, value))  # noqa: SLF001
 
 
 async def wait_until(

@@ -21,6 +21,7 @@ from dronectl.gateway import (
 )
 from missions.geodesy import distance_m
 from missions.items import Cmd, MavlinkItem, MissionType
+from sim import Fleet
 from sim.vehicle import AutoSub
 from tests.dronectl.e2e_support import (
     KUDUS_HOMES,
@@ -30,8 +31,6 @@ from tests.dronectl.e2e_support import (
     offset,
     safety_for,
     sim_fleet,
-    set_true_param,
-    true_param,
     wait_until,
 )
 
@@ -46,10 +45,10 @@ PARAM_NAMES = {
 }
 
 
-def assert_true_params(fleet: object, i: int, safety: SafetyParams) -> None:
+def assert_true_params(fleet: Fleet, i: int, safety: SafetyParams) -> None:
     for px4_name, attr in PARAM_NAMES.items():
         want = float(getattr(safety, attr))
-        assert true_param(fleet, i, px4_name) == pytest.approx(want, abs=1e-3), px4_name  # type: ignore[arg-type]
+        assert fleet.param(i, px4_name) == pytest.approx(want, abs=1e-3), px4_name
 
 
 async def test_three_drones_connect_with_safety_params_confirmed() -> None:
@@ -57,7 +56,7 @@ async def test_three_drones_connect_with_safety_params_confirmed() -> None:
     safety = safety_for(SPEEDUP, rtl_return_alt_m=55.0)
     with sim_fleet(KUDUS_HOMES, speedup=SPEEDUP) as fleet:
         for i in range(3):  # PX4 SITL defaults: link-loss failsafe off
-            assert true_param(fleet, i, "NAV_DLL_ACT") == 0
+            assert fleet.param(i, "NAV_DLL_ACT") == 0
         gw = make_gateway(fleet, safety=safety)
         await gw.start()
         try:
@@ -237,7 +236,7 @@ async def test_reboot_reconfirms_safety_params() -> None:
             await flight.wait_until_ready()
             # A vehicle that comes back from reboot with a parameter reset (as after a
             # parameter wipe): the gateway must notice and set it again.
-            set_true_param(fleet, 0, "NAV_DLL_ACT", 0)
+            fleet.set_param(0, "NAV_DLL_ACT", 0)
             fleet.reboot(0)
             saw_unconfirmed = False
 
