@@ -251,7 +251,9 @@ class Dispatcher:
                                      inc["mission_id"], inc["reason"])
         pol = self.settings.dispatch
         auto = pol.is_auto(r.category, r.priority)
-        with self.store.tx() as db:
+        # The one fsync'd commit on the way to a take-off: the report is on disk before anything
+        # else happens (and before the API answers). Later writes are crash-safe but not fsync'd.
+        with self.store.tx(durable=True) as db:
             since = now_us() - int(pol.merge_window_s * 1e6)
             target = None
             for inc in db.execute(
