@@ -1,11 +1,12 @@
 """Telemetry fan-out and recording.
 
 :class:`TelemetryHub` reads each drone's gateway stream and publishes :class:`TelemetryUpdated`
-events on the bus at the configured rate (default 5 Hz, up to 20): a snapshot is published at once
-when a discrete field changes (link, mode, armed, in air, mission progress, health) and otherwise
-on arrival once half a period has passed since the last one (the newest one: no backlog builds up). When a drone's stream goes quiet,
-the hub still publishes the gateway's latest snapshot every period, so a lost link *shows* as lost
-and subscribers keep their rate.
+events on the bus at the configured rate (default 5 Hz, up to 20): a snapshot is published the
+moment it arrives, at once when a discrete field changes (link, mode, armed, in air, mission
+progress, health) and otherwise when the rate allows ("at most N Hz", never two within half a
+period; no sampling clock of its own, so no phase delay). When a drone's stream goes quiet, the
+hub still publishes the gateway's latest snapshot every period, so a lost link *shows* as lost and
+subscribers keep their rate.
 
 :class:`TelemetryRecorder` keeps a 1 Hz track of every flying drone (and of every drone with a
 mission) in the store, written in one transaction per flush, so a track survives restarts.
@@ -14,6 +15,8 @@ mission) in the store, written in one transaction per flush, so a track survives
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
 import math
 import time
@@ -66,58 +69,89 @@ class TelemetryHub:
             self.metrics.telemetry_frames.labels(drone=t.drone_id).inc()
 
     async def _run(self, drone_id: str) -> None:
-        fresh = asyncio.Event()  # a snapshot not yet published is waiting in ``box``
-        urgent = asyncio.Event()  # ... and it changes a discrete field: publish without waiting
-        box: list[Telemetry] = []
-        published: list[tuple[Any, ...] | None] = [None]  # key of the last published snapshot
+        """Forward one drone's snapshots as they arrive; fill in while the stream is quiet.
+
+        * A snapshot that changes a discrete field (link, mode, armed, ...) goes out at once.
+        * Any other snapshot goes out at once when the rate allows: a generic cell rate
+          algorithm ("at most ``rate_hz`` on average, never two within half a period"), timed by
+          the snapshot's own ``time_us`` so that a stream the gateway already limited the same way
+          passes unchanged, whatever its phase. There is no sampling clock of our own. A snapshot
+          that arrives too early (only from a source faster than the rate) is held until it is
+          due and replaced by any newer one: what goes out is always the newest.
+        * While the stream is quiet (nothing for 1.5 periods), the gateway's latest snapshot is
+          published every period, so a lost link *shows* as lost and subscribers keep their rate.
+          Such fills and the discrete changes do not use up the allowance: the next fresh
+          snapshot is never held back by them.
+        """
+        period = self.period_s
+        tau = 0.5 * period  # tolerance: how early a snapshot may be and still go out at once
+        slack = 0.05 * period  # the gateway's stamps and ours differ by microseconds, not more
+        st = _HubState()
+
+        def publish(t: Telemetry, *, credit: bool, at: float | None = None) -> None:
+            if credit:
+                st.tat = max(st.tat, t.time_us / 1e6 if at is None else at) + period
+            st.pending = None
+            st.key = _key(t)
+            st.last_pub = time.monotonic()
+            self._publish(t)
 
         async def read() -> None:
             while True:
                 try:
                     async for t in self.gateway.telemetry(drone_id):
-                        box[:] = [t]
-                        fresh.set()
-                        if _key(t) != published[0]:
-                            urgent.set()
+                        st.last_rx = time.monotonic()
+                        ts = t.time_us / 1e6
+                        if ts < st.tat - 10 * period:
+                            st.tat = -math.inf  # the wall clock went back: start afresh
+                        if _key(t) != st.key:
+                            publish(t, credit=False)
+                        elif ts >= st.tat - tau - slack:
+                            publish(t, credit=True)
+                        else:
+                            st.pending = t
+                        st.wake.set()
                 except asyncio.CancelledError:
                     raise
                 except Exception:
                     log.exception("telemetry stream of %s failed; reopening", drone_id)
-                await asyncio.sleep(self.period_s)
-
-        def publish(t: Telemetry) -> float:
-            fresh.clear()
-            urgent.clear()
-            self._publish(t)
-            published[0] = _key(t)
-            return time.monotonic()
+                await asyncio.sleep(period)
 
         reader = asyncio.create_task(read(), name=f"telemetry-read-{drone_id}")
-        last_pub = -math.inf
         try:
             while True:
-                # A new snapshot goes out on arrival once half a period has passed: a source already
-                # at the configured rate is forwarded without a phase delay, a faster one is capped at
-                # twice the rate (the newest snapshot wins in between).
-                due = last_pub + 0.5 * self.period_s
-                now = time.monotonic()
-                if fresh.is_set() and (urgent.is_set() or now >= due):
-                    last_pub = publish(box[0])
-                    continue
-                # Wait for the period to end, or for a discrete change (or any snapshot if idle).
-                waiter = urgent if fresh.is_set() else fresh
-                # Idle: wait a full period for the stream before republishing the latest snapshot.
-                wake_at = due if fresh.is_set() else last_pub + self.period_s
-                try:
-                    async with asyncio.timeout(max(0.0, wake_at - now)):
-                        await waiter.wait()
-                except TimeoutError:
-                    if not fresh.is_set():
-                        # Quiet stream: publish what the gateway knows now (e.g. link lost).
-                        last_pub = publish(self.gateway.latest(drone_id))
+                st.wake.clear()
+                if st.pending is not None:
+                    # Due when the allowance has caught up with it (wall clock, as ``time_us``).
+                    delay = (st.tat - tau) - time.time()
+                else:
+                    delay = max(st.last_pub + period, st.last_rx + 1.5 * period) - time.monotonic()
+                if delay > 0:
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(delay):
+                            await st.wake.wait()
+                    if st.wake.is_set():
+                        continue  # something arrived (or went out): decide again
+                if st.pending is not None:
+                    publish(st.pending, credit=True, at=time.time())
+                else:
+                    # Quiet stream: publish what the gateway knows now (e.g. link lost).
+                    publish(self.gateway.latest(drone_id), credit=False)
         finally:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
+
+
+@dataclasses.dataclass(eq=False)
+class _HubState:
+    """One drone's forwarding state in :meth:`TelemetryHub._run` (event loop only)."""
+
+    tat: float = -math.inf  # rate limiter: theoretical time of the next snapshot (wall clock, s)
+    key: tuple[Any, ...] | None = None  # discrete fields of the last published snapshot
+    last_pub: float = -math.inf  # monotonic
+    last_rx: float = -math.inf  # monotonic
+    pending: Telemetry | None = None  # arrived too early; goes out when due unless replaced
+    wake: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
 
 
 class TelemetryRecorder:

@@ -10,8 +10,8 @@ This is the only module in ``dronectl`` that imports :mod:`mavsdk`. It owns
   would otherwise queue behind each other);
 * per drone: stream consumers (position, velocity, heading, battery, flight mode, armed, in air,
   health, status text, mission progress, connection state) folded into one mutable record, a
-  ticker that publishes :class:`~dronectl.gateway.Telemetry` snapshots at the configured rate, and a
-  supervisor that (re)applies and reads back the safety parameters on every (re)connection;
+  :class:`~dronectl.gateway.Telemetry` snapshot published as each new position arrives (at most
+  the configured rate), a ticker that fills gaps when positions stop, and a supervisor that (re)applies and reads back the safety parameters on every (re)connection;
 * the translation of every MAVSDK exception into the :class:`~dronectl.gateway.VehicleError`
   family, enriched with the STATUSTEXT the vehicle sent while the command was in flight.
 
@@ -210,8 +210,12 @@ class _Drone:
     armable: bool = False
     params_ok: bool = False
     position_rx: deque[float] = field(default_factory=lambda: deque(maxlen=256))
-    rates_set_mono: float = 0.0
-    last_pub_mono: float = 0.0  # when the last snapshot went to subscribers  # when stream rates were last requested
+    rates_set_mono: float = 0.0  # when stream rates were last requested
+    last_pub_mono: float = 0.0  # when the last snapshot (of any kind) went to subscribers
+    last_pos_mono: float = -math.inf  # when the last position arrived
+    #: Rate limiter of position snapshots (GCRA, "virtual scheduling"): the theoretical time of the
+    #: next one. See :meth:`MavsdkGateway._on_position`.
+    pos_tat_mono: float = -math.inf
     connected_mono: float = 0.0
     connect_epoch: int = 0  # bumped on every (re)connection; stale param checks stop
     param_types: dict[str, bool] = field(default_factory=dict)  # name -> is_int, as learnt
@@ -368,7 +372,9 @@ class MavsdkGateway:
         return self._snapshot(self._drone(drone_id))
 
     def telemetry(self, drone_id: str) -> AsyncIterator[Telemetry]:
-        """Snapshots at the configured rate (plus one at once on a link or mode change).
+        """A snapshot as each new position arrives, at most at the configured rate (positions
+        above it are dropped, never delayed), every period while positions stop, and one at once
+        on a link or mode change.
 
         The iterator ends when the gateway is closed. A consumer slower than the rate loses
         the oldest snapshots, never the newest.
@@ -708,11 +714,12 @@ class MavsdkGateway:
             queue.put_nowait(snap)
 
     async def _ticker(self, d: _Drone) -> None:
-        """Publish at least every 1/rate s (positions publish on arrival); notice silent links.
+        """Fill gaps when positions stop (link lost, no GPS); notice silent links.
 
-        Snapshots go out when a new position arrives (rate-limited to the configured rate), so a
-        subscriber sees a position one event-loop hop after MAVSDK delivered it rather than up
-        to one tick later; this ticker fills in when positions stop (link lost, no GPS).
+        Snapshots go out when a new position arrives (:meth:`_on_position`), so a subscriber
+        sees a position one event-loop hop after MAVSDK delivered it. This ticker publishes the
+        latest state every period only once positions have stopped for 1.5 periods: while they
+        flow it never publishes, so it cannot put a stale snapshot just ahead of a fresh one.
         """
         loop = asyncio.get_running_loop()
         period = 1.0 / self._rate_hz
@@ -727,7 +734,8 @@ class MavsdkGateway:
             if d.link_state is LinkState.CONNECTED and not self._is_link_up(d):
                 self._mark_lost(d)  # silent for too long, whatever MAVSDK says yet
             self._check_rate(d)
-            if time.monotonic() - d.last_pub_mono >= 0.9 * period:
+            now = time.monotonic()
+            if now - d.last_pos_mono >= 1.5 * period and now - d.last_pub_mono >= 0.9 * period:
                 self._publish(d)
 
     def _check_rate(self, d: _Drone) -> None:
@@ -905,13 +913,27 @@ class MavsdkGateway:
         self._publish(d)
 
     def _on_position(self, d: _Drone, v: Any) -> None:
+        """A new position: published at once when the rate allows, else dropped (never delayed).
+
+        The limit is "at most ``rate`` Hz on average, never two within half a period": a
+        generic cell rate algorithm (as ATM and token buckets do) with a theoretical arrival time
+        ``pos_tat_mono`` that advances one period per published position, and half a period of
+        tolerance. A vehicle streaming at the configured rate has every position published the
+        moment it arrives, whatever the phase and jitter of its stream; a faster stream is
+        thinned by dropping, so the one published is always the newest. Snapshots published for
+        other reasons (a mode or link change, the ticker filling a gap) do not use up the
+        allowance, so they never hold back the next fresh position.
+        """
         now = time.monotonic()
         d.position_rx.append(now)
+        d.last_pos_mono = now
         d.lat_deg = _finite(v.latitude_deg)
         d.lon_deg = _finite(v.longitude_deg)
         d.alt_amsl_m = _finite(v.absolute_altitude_m)
         d.alt_rel_m = _finite(v.relative_altitude_m)
-        if now - d.last_pub_mono >= 0.8 / self._rate_hz:
+        period = 1.0 / self._rate_hz
+        if now >= d.pos_tat_mono - 0.5 * period:
+            d.pos_tat_mono = max(d.pos_tat_mono, now) + period
             self._publish(d)
 
     def _on_velocity(self, d: _Drone, v: Any) -> None:
@@ -1032,6 +1054,10 @@ class MavsdkGateway:
             ("position", tel.set_rate_position),
             ("velocity_ned", tel.set_rate_velocity_ned),
             ("battery", tel.set_rate_battery),
+            # EXTENDED_SYS_STATE (in air / landed state): 1 Hz by default on PX4, which made the
+            # controller notice a take-off up to a second late. (set_rate_landed_state asks for
+            # the same message: one request covers both.)
+            ("in_air", tel.set_rate_in_air),
         )
         for label, setter in setters:
             try:
