@@ -78,7 +78,7 @@ def _run_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m sim",
         description="PX4-like simulated vehicles that MAVSDK and QGroundControl fly like PX4 SITL. "
-        "Subcommands of a running fleet: 'fault ...', 'state ...' (see 'python -m sim fault -h').",
+        "Subcommands of a running fleet: 'fault ...', 'state ...', 'param ...' (see 'python -m sim fault -h').",
     )
     src = p.add_mutually_exclusive_group()
     src.add_argument("--vehicles", type=int, default=None, metavar="N", help="number of vehicles (default 1)")
