@@ -40,6 +40,7 @@ __all__ = [
     "Role",
     "Base",
     "DroneConfig",
+    "DroneEnergy",
     "OnScene",
     "AutoRule",
     "DispatchPolicy",
@@ -95,6 +96,44 @@ class Base(_Model):
     service_radius_m: float = Field(default=15_000.0, gt=0)
 
 
+#: Battery drawn per phase relative to hover, used for a rate a drone's ``energy`` table leaves
+#: unset. Deliberately pessimistic: a quadrotor at a first-responder cruise speed (12 m/s) can
+#: draw well above its hover power (sim's PX4-like quad: 1.58x), a take-off climb more.
+DEFAULT_CRUISE_OVER_HOVER = 1.8
+DEFAULT_CLIMB_OVER_HOVER = 2.5
+DEFAULT_DESCENT_OVER_HOVER = 1.2
+
+
+class DroneEnergy(_Model):
+    """How a drone drains its battery: the fields of ``missions.energy.EnergyProfile``.
+
+    Rates are in % of a full pack per minute of each flight phase; fit them to the airframe (flight
+    logs, or the simulator's battery model for simulated drones). A rate left unset is derived
+    from the drone's ``endurance_min`` (hover: ``100 / endurance_min``; cruise, climb and descent:
+    hover times the pessimistic ``DEFAULT_*_OVER_HOVER`` factors), so an unfitted drone is planned
+    with margin rather than flown into its reserve.
+    """
+
+    hover_pct_per_min: float | None = Field(default=None, gt=0, le=100)
+    cruise_pct_per_min: float | None = Field(default=None, gt=0, le=100)  # at the drone's cruise speed
+    climb_pct_per_min: float | None = Field(default=None, gt=0, le=100)  # at the drone's climb_rate_m_s
+    descent_pct_per_min: float | None = Field(default=None, gt=0, le=100)
+    descent_rate_m_s: float = Field(default=1.5, gt=0, le=15)  # PX4 MPC_Z_V_AUTO_DN
+    land_speed_m_s: float = Field(default=0.7, gt=0, le=5)  # PX4 MPC_LAND_SPEED
+    land_slow_alt_m: float = Field(default=5.0, ge=0, le=100)  # PX4 MPC_LAND_ALT2
+
+    def rates(self, endurance_min: float) -> tuple[float, float, float, float]:
+        """(hover, cruise, climb, descent) in %/min, the unset ones derived from ``endurance_min``."""
+        hover = self.hover_pct_per_min if self.hover_pct_per_min is not None else 100.0 / endurance_min
+        return (
+            hover,
+            self.cruise_pct_per_min if self.cruise_pct_per_min is not None else DEFAULT_CRUISE_OVER_HOVER * hover,
+            self.climb_pct_per_min if self.climb_pct_per_min is not None else DEFAULT_CLIMB_OVER_HOVER * hover,
+            self.descent_pct_per_min if self.descent_pct_per_min is not None
+            else DEFAULT_DESCENT_OVER_HOVER * hover,
+        )
+
+
 class DroneConfig(_Model):
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     name: str
@@ -103,7 +142,8 @@ class DroneConfig(_Model):
     system_id: int = Field(ge=1, le=254)
     cruise_speed_m_s: float = Field(default=12.0, gt=0, le=40)
     climb_rate_m_s: float = Field(default=3.0, gt=0, le=15)
-    endurance_min: float = Field(default=25.0, gt=0, le=600)
+    endurance_min: float = Field(default=25.0, gt=0, le=600)  # hover on a full pack
+    energy: DroneEnergy = Field(default_factory=DroneEnergy)
 
 
 class OnScene(_Model):

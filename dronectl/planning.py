@@ -3,10 +3,16 @@
 The plan is: take off at the drone's base to cruise altitude, fly the shortest legal route around
 the active no-fly zones (``missions.plan_route``), descend to the on-scene altitude over the
 incident (or over the nearest flyable point when the incident lies inside a zone), hold or orbit
-there for the category's on-scene time, fly the legal route home and return to launch. Every leg,
-out and back, comes from the router, so no planned leg crosses a zone (a bare RTL would fly
-straight home). A plan that would bring the drone home below the battery reserve is refused
-(``missions.energy``: ETA, flight time and battery use per phase, scaled to the drone's endurance).
+there for the category's on-scene time, climb back to cruise altitude where the drone leaves the
+scene (the last orbit point for an orbit), fly the legal route from there to over home and return
+to launch, which then only descends and lands. Every leg, out, on scene and back, is either from
+the router or checked against the zones (the orbit's legs; an orbit that would come near a zone
+falls back to a hold), so no planned leg comes within the margin of a zone (a bare RTL would fly
+straight home, and at PX4's slow ``MPC_XY_CRUISE``).
+
+A plan that would bring the drone home below the battery reserve is refused. The estimate
+(``missions.energy``: ETA, flight time and battery use per phase) walks the very waypoints that
+are uploaded, with the drone's configured energy model (:class:`dronectl.config.DroneEnergy`).
 """
 
 from __future__ import annotations
@@ -28,6 +34,11 @@ __all__ = ["Plan", "Infeasible", "Planner", "load_airspace"]
 
 # Horizontal distance from the scene point under which the drone counts as on scene.
 ON_SCENE_RADIUS_M = 15.0
+
+# An orbit is flown as 8 waypoints 45 degrees apart; PX4 slows down for every turn, so its legs
+# are estimated at this fraction of the cruise speed (measured on sim's PX4-like quad: 343 s
+# for 311 s of chords at 12 m/s, 0.91). Slower means longer at the cruise rate: pessimistic.
+ORBIT_SPEED_FACTOR = 0.9
 
 
 _ITEM_FIELDS = tuple(f.name for f in fields(MavlinkItem))
@@ -97,12 +108,16 @@ class Planner:
         self.airspace = airspace
 
     def profile(self, drone: DroneConfig) -> energy.EnergyProfile:
-        """The drone's energy model: ``missions``' default quadrotor scaled to its endurance."""
-        hover = 100.0 / drone.endurance_min  # % of a full pack per minute of hover
+        """The drone's energy model: its configured rates (``drones.energy``), the unset ones
+        derived pessimistically from its hover endurance (see :class:`~dronectl.config.DroneEnergy`)."""
+        e = drone.energy
+        hover, cruise, climb, descent = e.rates(drone.endurance_min)
         return energy.EnergyProfile(
             cruise_speed_m_s=drone.cruise_speed_m_s, climb_rate_m_s=drone.climb_rate_m_s,
-            hover_pct_per_min=hover, cruise_pct_per_min=0.9 * hover, climb_pct_per_min=1.5 * hover,
-            descent_pct_per_min=0.8 * hover, rtl_return_alt_m=self.settings.flight.rtl_return_alt_m,
+            descent_rate_m_s=e.descent_rate_m_s, land_speed_m_s=e.land_speed_m_s,
+            land_slow_alt_m=e.land_slow_alt_m,
+            hover_pct_per_min=hover, cruise_pct_per_min=cruise, climb_pct_per_min=climb,
+            descent_pct_per_min=descent, rtl_return_alt_m=self.settings.flight.rtl_return_alt_m,
         )
 
     # -- scene -----------------------------------------------------------------------------------
@@ -177,7 +192,6 @@ class Planner:
         onscene = s.on_scene[category]
         scene = scene if scene is not None else self.scene_point(*target)
         out = self._route(start, scene, onscene.alt_m)
-        back = self._route(scene, home, f.cruise_alt_m)
 
         # The drone's cruise speed is commanded in the mission (a DO_CHANGE_SPEED after the first
         # item): PX4's own default (MPC_XY_CRUISE, 5 m/s) would make every ETA wrong.
@@ -192,23 +206,37 @@ class Planner:
                                    speed_m_s=None if seq else speed))
         hover_s = onscene.hover_s
         scene_at = len(seq)
-        if onscene.pattern == "orbit" and hover_s > 0 and self._orbit_flyable(scene, onscene.orbit_radius_m):
+        orbit = self._orbit(scene, onscene.orbit_radius_m, onscene.alt_m) \
+            if onscene.pattern == "orbit" and hover_s > 0 else None
+        if orbit is not None:
             seq.append(NavWaypoint(scene[0], scene[1], onscene.alt_m, acceptance_radius_m=2.0,
                                    speed_m_s=None if seq else speed))
-            n = 8
+            n = len(orbit)
             lap_s = 2 * math.pi * onscene.orbit_radius_m / drone.cruise_speed_m_s
             laps = max(1, math.ceil(hover_s / lap_s))
             for k in range(laps * n + 1):
-                lat, lon = destination(scene[0], scene[1], (k % n) * 360.0 / n, onscene.orbit_radius_m)
-                seq.append(NavWaypoint(float(lat), float(lon), onscene.alt_m, acceptance_radius_m=3.0))
+                lat, lon = orbit[k % n]
+                seq.append(NavWaypoint(lat, lon, onscene.alt_m, acceptance_radius_m=3.0))
             hover_s = laps * lap_s
+            orbit_points = laps * n + 1
+            leave = orbit[(laps * n) % n]
         else:
             seq.append(NavWaypoint(scene[0], scene[1], onscene.alt_m, hold_s=hover_s, acceptance_radius_m=2.0,
                                    speed_m_s=None if seq else speed))
+            leave = scene
+            orbit_points = 0
         return_at = len(seq)
-        for w in back.waypoints[1:-1]:
+        # Home from where the drone really leaves the scene (for an orbit, its last point, which
+        # may be closer to a zone than the scene itself): the router's legal way.
+        back = self._route(leave, home, f.cruise_alt_m)
+        if abs(onscene.alt_m - f.cruise_alt_m) > 0.5:
+            # Back to cruise altitude before leaving, vertically: the route home is planned (and
+            # its energy estimated) at cruise altitude.
+            seq.append(NavWaypoint(leave[0], leave[1], f.cruise_alt_m, acceptance_radius_m=3.0))
+        for w in back.waypoints[1:]:
             seq.append(NavWaypoint(w.lat_deg, w.lon_deg, w.alt_m, acceptance_radius_m=3.0))
-        # Over home by now (the way back came from the router): RTL only descends and lands.
+        # The last waypoint is over home: RTL only descends and lands. (Left to RTL, the way home
+        # would be a straight line, possibly through a zone, flown at PX4's MPC_XY_CRUISE.)
         seq.append(ReturnToLaunch())
         items = Mission(tuple(seq)).to_mission_items()
         # Progress is reported in MAVLink item indices (mission_raw): map our item positions to them.
@@ -217,16 +245,38 @@ class Planner:
         if items[scene_seq].command != 16 or items[return_seq - 1].command not in (16,):
             raise AssertionError("scene/return indices do not point at waypoints")
 
+        # Energy and time of exactly what is uploaded: out to the scene (from the ground, or from
+        # where the drone is), the hold or the orbit, then the climb, the way home and the landing.
+        # flown[i + 1] is seq[i]; from the ground, flown[0] and the take-off point coincide (a zero
+        # leg). In the air, flown[0] is where the drone is (its climb is counted, pessimistically).
         profile = self.profile(drone)
-        eta = energy.eta_s(out, profile, from_ground=not in_air)
-        v = energy.assess_feasibility(out, profile, onscene_s=hover_s, battery_pct=min(100.0, max(0.0, battery_pct)),
-                                      reserve_pct=f.reserve_pct, route_back=back)
-        if not v.feasible:
-            raise Infeasible("battery" if v.code != "wind" else "wind", drone=drone.id, detail=v.reason,
-                             left_pct=round(v.remaining_pct, 1), have_pct=round(battery_pct, 1),
-                             reserve_pct=f.reserve_pct, max_onscene_s=round(v.max_onscene_s))
-        eta_s, flight_time_s = eta, v.total_s
-        use_pct, left = battery_pct - v.remaining_pct, v.remaining_pct
+        flown = [(start[0], start[1], f.cruise_alt_m)]
+        for it in seq:
+            if isinstance(it, (Takeoff, NavWaypoint)):
+                flown.append((it.lat_deg, it.lon_deg, it.alt_rel_m))
+        k = scene_at + 1  # the scene
+        path_out, path_orbit, path_home = flown[: k + 1], flown[k: k + orbit_points + 1], flown[k + orbit_points:]
+        battery = min(100.0, max(0.0, battery_pct))
+        est_out = energy.path_estimate(path_out, profile, from_ground=True)
+        est_orbit = energy.path_estimate(path_orbit, profile, speed_m_s=ORBIT_SPEED_FACTOR * speed)
+        est_home = energy.path_estimate(path_home, profile, to_ground=True)
+        hold_s = 0.0 if orbit is not None else hover_s
+        onscene_pct = est_orbit.energy_pct + hold_s / 60.0 * profile.hover_pct_per_min
+        left = battery - est_out.energy_pct - onscene_pct - est_home.energy_pct
+        if left < f.reserve_pct - 1e-9:
+            # The longest time on scene that keeps the reserve, at the pattern's rate.
+            spare = battery - f.reserve_pct - est_out.energy_pct - est_home.energy_pct
+            rate_pct_s = (est_orbit.energy_pct / est_orbit.time_s if orbit is not None and est_orbit.time_s > 0
+                          else profile.hover_pct_per_min / 60.0)
+            detail = (f"would land with {left:.1f} % left, below the {f.reserve_pct:.1f} % reserve"
+                      if battery > f.reserve_pct else
+                      f"battery {battery:.1f} % is not above the {f.reserve_pct:.1f} % reserve")
+            raise Infeasible("battery", drone=drone.id, detail=detail, left_pct=round(left, 1),
+                             have_pct=round(battery_pct, 1), reserve_pct=f.reserve_pct,
+                             max_onscene_s=round(max(0.0, spare / rate_pct_s)))
+        eta_s = energy.eta_s(path_out, profile, from_ground=not in_air)
+        flight_time_s = est_out.time_s + hold_s + est_orbit.time_s + est_home.time_s
+        use_pct = battery - left
         return Plan(
             drone_id=drone.id, target_lat_deg=target[0], target_lon_deg=target[1],
             scene_lat_deg=scene[0], scene_lon_deg=scene[1], scene_alt_m=onscene.alt_m,
@@ -237,19 +287,24 @@ class Planner:
             route_back=tuple((w.lat_deg, w.lon_deg, w.alt_m) for w in back.waypoints),
         )
 
-    def _orbit_flyable(self, scene: tuple[float, float], radius_m: float) -> bool:
-        """Every orbit point, and the chord to the next, must keep the margin from every zone."""
-        for k in range(8):
-            lat, lon = destination(scene[0], scene[1], k * 45.0, radius_m)
-            lat2, lon2 = destination(scene[0], scene[1], (k + 1) * 45.0, radius_m)
+    def _orbit(self, scene: tuple[float, float], radius_m: float, alt_m: float,
+               n: int = 8) -> list[tuple[float, float]] | None:
+        """The orbit's ``n`` points (clockwise from north), or None when it is not flyable.
+
+        Every leg flown on scene must keep the margin from every zone: the way out from the
+        scene to the first point (north) and each chord to the next point. The way home is
+        routed separately from the last point.
+        """
+        pts = [tuple(map(float, destination(scene[0], scene[1], k * 360.0 / n, radius_m))) for k in range(n)]
+        legs = [(scene, pts[0])] + [(pts[k], pts[(k + 1) % n]) for k in range(n)]
+        for a, b in legs:
             try:
-                r = plan_route((float(lat), float(lon)), (float(lat2), float(lon2)), self.airspace,
-                               margin_m=self.settings.flight.margin_m, cruise_alt_m=self.settings.flight.cruise_alt_m)
+                r = plan_route(a, b, self.airspace, margin_m=self.settings.flight.margin_m, cruise_alt_m=alt_m)
             except NoRouteError:
-                return False
+                return None
             if len(r.waypoints) > 2:  # had to bend around something
-                return False
-        return True
+                return None
+        return pts  # type: ignore[return-value]
 
 
 def plan_to_qgc(plan: Plan, home: tuple[float, float, float]) -> dict[str, Any]:

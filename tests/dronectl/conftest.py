@@ -59,10 +59,15 @@ def make_settings(tmp_path: Path, **over: Any) -> Settings:
             {"id": "jati", "name": "Polsek Jati (approx.)", "lat_deg": JATI[0], "lon_deg": JATI[1],
              "alt_amsl_m": 45, "service_radius_m": 12000},
         ],
+        # Long-endurance test drones (45 min of hover, the default pessimistic energy factors), so
+        # that dispatch-logic tests can send them to incidents several km out.
         "drones": [
-            {"id": "kudus-1", "name": "Elang 1", "base": "hq", "url": "udpin://0.0.0.0:14540", "system_id": 1},
-            {"id": "kudus-2", "name": "Elang 2", "base": "hq", "url": "udpin://0.0.0.0:14541", "system_id": 2},
-            {"id": "jati-1", "name": "Elang 3", "base": "jati", "url": "udpin://0.0.0.0:14542", "system_id": 3},
+            {"id": "kudus-1", "name": "Elang 1", "base": "hq", "url": "udpin://0.0.0.0:14540", "system_id": 1,
+             "endurance_min": 45},
+            {"id": "kudus-2", "name": "Elang 2", "base": "hq", "url": "udpin://0.0.0.0:14541", "system_id": 2,
+             "endurance_min": 45},
+            {"id": "jati-1", "name": "Elang 3", "base": "jati", "url": "udpin://0.0.0.0:14542", "system_id": 3,
+             "endurance_min": 45},
         ],
         "dispatch": {"auto": [{"categories": ["*"], "max_priority": 2}], "merge_radius_m": 300,
                      "merge_window_s": 900},

@@ -381,7 +381,8 @@ async def test_escort_follows_officer_and_refuses_paths_through_zones(tmp_path: 
 
 async def test_low_battery_drone_queues_until_a_charged_one_is_free(tmp_path: Path) -> None:
     s = make_settings(tmp_path, drones=[
-        {"id": "jati-1", "name": "Elang 3", "base": "jati", "url": "udpin://0.0.0.0:14542", "system_id": 3}])
+        {"id": "jati-1", "name": "Elang 3", "base": "jati", "url": "udpin://0.0.0.0:14542", "system_id": 3,
+         "endurance_min": 45}])
     gw = memory_gateway(s, battery_pct=65.0)
     async with running(s, gw) as (svc, _):
         out = await svc.dispatcher.submit_report(rep(-6.7812, 110.8452))  # 5 km north of Jati
