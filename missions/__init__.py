@@ -18,7 +18,7 @@ from missions.airspace import (
     Verdict,
     Zone,
 )
-from missions.routing import DEFAULT_CRUISE_ALT_M, DEFAULT_MARGIN_M, Leg, Route, Waypoint, plan_route
+from missions.routing import DEFAULT_CRUISE_ALT_M, DEFAULT_MARGIN_M, START_POLICIES, Leg, Route, Waypoint, plan_route
 
 __all__ = [
     # errors
@@ -46,6 +46,7 @@ __all__ = [
     "Leg",
     "DEFAULT_MARGIN_M",
     "DEFAULT_CRUISE_ALT_M",
+    "START_POLICIES",
 ]
 
 # --- mission formats, energy and patterns (appended by the mission-format/energy/patterns work) ---

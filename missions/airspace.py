@@ -49,7 +49,7 @@ import json
 import math
 import os
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -932,20 +932,8 @@ class Airspace:
         inside = sorted(int(i) for i in grown.tree.query(p, predicate="intersects") if int(i) in relevant)
         if not inside:
             return FlyablePoint(float(lat_deg), float(lon_deg), 0.0, False)
-        # Nearest point on the boundary of the union of the slightly larger vertex polygons: it
-        # is outside every hull (so routing accepts it) and as close as the geometry allows.
-        # Only zones within reach matter: if the answer q lies within radius R of p, zones not
-        # meeting the disk (p, R) cannot change it; grow R until that holds.
-        verts_tree = grown.verts_tree
-        members = set(inside)
-        while True:
-            union = shapely.union_all([grown.verts[i] for i in sorted(members)])
-            q = shapely.ops.nearest_points(union.boundary, p)[0]
-            reach = p.distance(q) * (1.0 + 1e-9) + 1e-6
-            near = {int(i) for i in verts_tree.query(p.buffer(reach, quad_segs=16).envelope)} & relevant
-            if near <= members:
-                break
-            members |= near
+        # the nearest point outside every grown zone (and outside by the routing nodes' 1 mm)
+        q = _nearest_outside(grown, inside, relevant, p)
         lat, lon = frame.to_latlon(q.x, q.y)
         first = self.zones[inside[0]]
         return FlyablePoint(float(lat), float(lon), float(distance_m(lat_deg, lon_deg, lat, lon)), True, first.name)
@@ -983,6 +971,27 @@ class Airspace:
         if not any(s.base == base for s in self.service_areas):
             raise KeyError(f"no service area defined for base {base!r}")
         return base in self.bases_serving(lat_deg, lon_deg)
+
+
+def _nearest_outside(grown: _Grown, inside: Iterable[int], relevant: set[int], p: Point) -> Point:
+    """Nearest point to ``p`` outside every ``relevant`` zone's grown hull (by the 1 mm node offset).
+
+    ``inside`` are the relevant zones whose hull contains ``p`` (at least one). The answer lies on
+    the boundary of the union of the slightly larger vertex polygons (`grow_vertices`): outside
+    every hull, so routing accepts it, and as close as the geometry allows. Only zones within reach
+    matter: if the answer q lies within radius R of p, zones not meeting the disk (p, R) cannot
+    change it; R grows until that holds.
+    """
+    verts_tree = grown.verts_tree
+    members = set(inside)
+    while True:
+        union = shapely.union_all([grown.verts[i] for i in sorted(members)])
+        q: Point = shapely.ops.nearest_points(union.boundary, p)[0]
+        reach = p.distance(q) * (1.0 + 1e-9) + 1e-6
+        near = {int(i) for i in verts_tree.query(p.buffer(reach, quad_segs=16).envelope)} & relevant
+        if near <= members:
+            return q
+        members |= near
 
 
 def _project_all(geoms: list[BaseGeometry], frame: LocalFrame) -> tuple[BaseGeometry, ...]:

@@ -58,14 +58,16 @@ from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.polygon import orient
 from shapely.geometry.base import BaseGeometry
 
-from missions.airspace import NODE_OFFSET_M, Airspace, Zone, _require_aware
+from missions.airspace import NODE_OFFSET_M, Airspace, Zone, _nearest_outside, _require_aware
 from missions.errors import AltitudeError, NoRouteError
 from missions.geodesy import LocalFrame, bearing_deg, check_latlon, distance_m
 
-__all__ = ["Waypoint", "Leg", "Route", "plan_route", "DEFAULT_MARGIN_M", "DEFAULT_CRUISE_ALT_M"]
+__all__ = ["Waypoint", "Leg", "Route", "plan_route", "DEFAULT_MARGIN_M", "DEFAULT_CRUISE_ALT_M", "START_POLICIES"]
 
 DEFAULT_MARGIN_M = 50.0
 DEFAULT_CRUISE_ALT_M = 60.0
+#: Values of `plan_route`'s ``start_policy``: what to do when the start is not a legal point.
+START_POLICIES: tuple[str, ...] = ("strict", "escape", "escape_zone")
 
 # Pops of the A* heap after which the free regions are computed to detect enclosure early.
 _ENCLOSURE_CHECK_AFTER_POPS = 3000
@@ -123,11 +125,14 @@ class Route:
     Attributes
     ----------
     waypoints : tuple of Waypoint
-        The base at cruise altitude (the vehicle climbs vertically there from the ground),
-        every turning point at cruise altitude, the target at cruise altitude, and the target
-        at on-scene altitude when that differs.
+        The start at cruise altitude (the vehicle climbs vertically there from the ground, or
+        from ``start_alt_m`` when airborne), the exit point when the start was inside a zone's
+        margin and ``start_policy`` let the route leave it (see ``escaped``), every turning point
+        at cruise altitude, the target at cruise altitude, and the target at on-scene altitude
+        when that differs.
     legs : tuple of Leg
-        The climb at the base (from the ground, alt 0, to cruise altitude), the cruise legs,
+        The climb at the start (from the ground, alt 0, or from ``start_alt_m``, to cruise
+        altitude; none when an airborne start is already at cruise altitude), the cruise legs,
         and the descent (or climb) at the target to on-scene altitude.
     length_m : float
         Horizontal geodesic length of the cruise legs, metres.
@@ -137,6 +142,10 @@ class Route:
         Names of the zones the route bends around.
     frame : LocalFrame
         The plane the route was planned in.
+    escaped : tuple of str
+        Names of the zones whose margin (or, with ``start_policy="escape_zone"``, interior) the
+        start lay in: the first cruise leg is then the shortest way out, and only that leg comes
+        closer than the margin to them. Empty for an ordinary route.
     """
 
     waypoints: tuple[Waypoint, ...]
@@ -147,6 +156,7 @@ class Route:
     onscene_alt_m: float
     avoided: tuple[str, ...] = ()
     frame: LocalFrame | None = field(default=None, compare=False)
+    escaped: tuple[str, ...] = ()
 
     @property
     def climb_m(self) -> float:
@@ -188,6 +198,7 @@ class Route:
                 "cruise_alt_m": self.cruise_alt_m,
                 "onscene_alt_m": self.onscene_alt_m,
                 "avoided": list(self.avoided),
+                "escaped": list(self.escaped),
             },
         }
 
@@ -476,11 +487,25 @@ def _point_problem(
 
 
 def _endpoint_error(
-    airspace: Airspace, frame: LocalFrame, zone: Zone, which: str, p: tuple[float, float], p_xy: np.ndarray, margin_m: float
+    airspace: Airspace,
+    frame: LocalFrame,
+    zone: Zone,
+    which: str,
+    p: tuple[float, float],
+    p_xy: np.ndarray,
+    margin_m: float,
+    policy: str = "strict",
 ) -> NoRouteError:
     inside = airspace.xy(frame).geoms[airspace.zones.index(zone)].intersects(Point(p_xy))
     where = "inside" if inside else f"within the {margin_m:g} m safety margin of"
-    hint = " (use Airspace.nearest_flyable to observe from the edge)" if which == "goal" else ""
+    if which == "goal":
+        hint = " (use Airspace.nearest_flyable to observe from the edge)"
+    elif inside and policy != "escape_zone":
+        hint = " (a drone already there can leave it by the shortest way with start_policy='escape_zone')"
+    elif not inside and policy == "strict":
+        hint = " (a drone already there can leave the margin by the shortest way with start_policy='escape')"
+    else:
+        hint = ""
     return NoRouteError(
         f"no route: the {which} {_fmt(p)} is {where} {zone.describe()}{hint}",
         reason=f"{which}_in_zone",
@@ -499,13 +524,15 @@ def plan_route(
     at: datetime | None = None,
     until: datetime | None = None,
     frame: LocalFrame | None = None,
+    start_alt_m: float | None = None,
+    start_policy: str = "strict",
 ) -> Route:
     """Plan the shortest legal route from ``start`` to ``goal``.
 
     Parameters
     ----------
     start, goal : (lat_deg, lon_deg)
-        The base and the target, WGS84 degrees.
+        The base (or where an airborne drone is) and the target, WGS84 degrees.
     airspace : Airspace
         Zones, and the altitude cap.
     margin_m : float
@@ -522,6 +549,28 @@ def plan_route(
     frame : LocalFrame, optional
         Plane to plan in; default the airspace's frame (or one centred on start and goal when
         they are far from it).
+    start_alt_m : float, optional
+        None (default): the start is on the ground (a base); the route climbs there from 0 to
+        cruise altitude, so every zone forbidding an altitude in ``[0, cruise_alt_m]`` counts at
+        the start. A number: the drone is already airborne at this altitude above home (a
+        redirect); only zones forbidding an altitude between it and ``cruise_alt_m`` count at
+        the start, and the first leg changes altitude from it to cruise altitude (no such leg
+        when they are equal).
+    start_policy : {"strict", "escape", "escape_zone"}
+        What to do when the start lies inside a zone or its margin (the default is the same as
+        for the goal):
+
+        * ``"strict"`` (default): raise `NoRouteError` (``reason="start_in_zone"``);
+        * ``"escape"``: for a drone already flying that drifted into a margin (GPS drift near
+          an edge): the first cruise leg leaves the margin by the shortest way (to the nearest
+          point outside every grown zone), then the route continues as usual from there. A
+          start inside a zone itself still raises: a violation has already happened;
+        * ``"escape_zone"``: as ``"escape"``, and also from inside a zone (ask for it
+          explicitly): the first leg is the shortest exit from the zone and its margin.
+
+        The exit leg may cross only the zones the start is inside; if the shortest way out
+        would cross another zone, `NoRouteError` (``reason="start_in_zone"``) is raised.
+        ``Route.escaped`` names the zones left this way.
 
     Returns
     -------
@@ -533,10 +582,11 @@ def plan_route(
         If ``cruise_alt_m`` or ``onscene_alt_m`` is not positive or above ``airspace.max_alt_m``.
     NoRouteError
         ``reason="start_in_zone"`` / ``"goal_in_zone"`` (message names the zone) when an end lies
-        inside a zone or its margin; ``reason="unreachable"`` when the goal cannot be reached
-        (enclosed by zones).
+        inside a zone or its margin (see ``start_policy``); ``reason="unreachable"`` when the
+        goal cannot be reached (enclosed by zones).
     ValueError
-        For coordinates out of range, a negative margin or a naive datetime.
+        For coordinates out of range, a negative margin or start altitude, an unknown
+        ``start_policy`` or a naive datetime.
 
     Examples
     --------
@@ -548,6 +598,22 @@ def plan_route(
     Traceback (most recent call last):
     ...
     missions.errors.AltitudeError: cruise_alt_m 150.0 m is above the airspace maximum of 120.0 m
+
+    A drone flying 20 m inside the 50 m margin of a zone leaves it first:
+
+    >>> fc = {"type": "FeatureCollection", "features": [
+    ...   {"type": "Feature", "geometry": {"type": "Point", "coordinates": [110.8405, -6.8048]},
+    ...    "properties": {"name": "Lapas", "kind": "prison", "radius_m": 300}}]}
+    >>> a = Airspace.from_geojson(fc)
+    >>> from missions.geodesy import destination
+    >>> here = destination(-6.8048, 110.8405, 0.0, 330.0)
+    >>> plan_route(here, (-6.7900, 110.8405), a, start_alt_m=60.0).length_m
+    Traceback (most recent call last):
+    ...
+    missions.errors.NoRouteError: no route: the start (-6.801816, 110.840500) is within the 50 m safety margin of prison zone 'Lapas' (a drone already there can leave the margin by the shortest way with start_policy='escape')
+    >>> r = plan_route(here, (-6.7900, 110.8405), a, start_alt_m=60.0, start_policy="escape")
+    >>> r.escaped, round(r.legs[0].horizontal_m, 1)
+    (('Lapas',), 20.4)
     """
     check_latlon(start[0], start[1], "start")
     check_latlon(goal[0], goal[1], "goal")
@@ -555,6 +621,10 @@ def plan_route(
     goal = (float(goal[0]), float(goal[1]))
     if not math.isfinite(margin_m) or margin_m < 0.0:
         raise ValueError(f"margin_m must be a finite number >= 0, got {margin_m!r}")
+    if start_policy not in START_POLICIES:
+        raise ValueError(f"start_policy must be one of {', '.join(START_POLICIES)}, got {start_policy!r}")
+    if start_alt_m is not None and (not math.isfinite(start_alt_m) or start_alt_m < 0.0):
+        raise ValueError(f"start_alt_m must be a finite number of metres >= 0, got {start_alt_m!r}")
     onscene = cruise_alt_m if onscene_alt_m is None else onscene_alt_m
     for name, alt in (("cruise_alt_m", cruise_alt_m), ("onscene_alt_m", onscene)):
         if not math.isfinite(alt) or alt <= 0.0:
@@ -566,33 +636,89 @@ def plan_route(
     frame = frame if frame is not None else airspace.frame_for(start, goal)
     active = [i for i, z in enumerate(airspace.zones) if z.is_active(t, t_end)]
     obstacle_ids = tuple(i for i in active if airspace.zones[i].applies_at(cruise_alt_m))
-    start_ids = [i for i in active if airspace.zones[i].applies_between(0.0, cruise_alt_m)]
+    alt0 = 0.0 if start_alt_m is None else float(start_alt_m)
+    s_lo, s_hi = min(alt0, cruise_alt_m), max(alt0, cruise_alt_m)
+    start_ids = [i for i in active if airspace.zones[i].applies_between(s_lo, s_hi)]
     lo, hi = min(cruise_alt_m, onscene), max(cruise_alt_m, onscene)
     goal_ids = [i for i in active if airspace.zones[i].applies_between(lo, hi)]
 
     s_xy = np.array(frame.to_xy(*start), dtype=float)
     g_xy = np.array(frame.to_xy(*goal), dtype=float)
     z = _point_problem(airspace, start_ids, frame, s_xy, margin_m)
+    exit_xy: np.ndarray | None = None
+    escaped: tuple[str, ...] = ()
     if z is not None:
-        raise _endpoint_error(airspace, frame, z, "start", start, s_xy, margin_m)
+        if start_policy == "strict":
+            raise _endpoint_error(airspace, frame, z, "start", start, s_xy, margin_m, start_policy)
+        exit_xy, escaped = _escape(airspace, frame, start, s_xy, margin_m, start_ids, obstacle_ids, start_policy)
     z = _point_problem(airspace, goal_ids, frame, g_xy, margin_m)
     if z is not None:
         raise _endpoint_error(airspace, frame, z, "goal", goal, g_xy, margin_m)
 
     ob = _prepare(airspace, frame, margin_m, obstacle_ids)
+    head: list[np.ndarray] = []
+    if exit_xy is not None and not np.array_equal(exit_xy, s_xy):
+        head, s_xy = [s_xy], exit_xy  # the exit leg, then an ordinary route from the exit point
     if float(np.hypot(*(g_xy - s_xy))) < 1e-9 or not ob.blocked(s_xy, g_xy):
-        path_xy = [s_xy, g_xy]
+        path_xy = [*head, s_xy, g_xy]
         node_path: list[int] = []
     else:
         node_path_opt = _search(ob, s_xy, g_xy)
         if node_path_opt is None:
             raise _unreachable(airspace, ob, start, goal, s_xy, g_xy)
         node_path = node_path_opt
-        path_xy = [s_xy if n == -1 else g_xy if n == -2 else ob.pts[n] for n in node_path]
+        path_xy = [*head, *(s_xy if n == -1 else g_xy if n == -2 else ob.pts[n] for n in node_path)]
 
     inner = [n for n in node_path if n >= 0]
     avoided = tuple(dict.fromkeys(airspace.zones[int(ob.node_zone[n])].name for n in inner))
-    return _build_route(path_xy, frame, start, goal, margin_m, cruise_alt_m, onscene, avoided)
+    return _build_route(
+        path_xy, frame, start, goal, margin_m, cruise_alt_m, onscene, avoided, start_alt_m=start_alt_m, escaped=escaped
+    )
+
+
+def _escape(
+    airspace: Airspace,
+    frame: LocalFrame,
+    start: tuple[float, float],
+    s_xy: np.ndarray,
+    margin_m: float,
+    start_ids: Sequence[int],
+    obstacle_ids: Sequence[int],
+    policy: str,
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The exit point of a start inside zones' margins (``start_policy`` escape/escape_zone).
+
+    Returns the nearest point outside every obstacle's grown hull (``s_xy`` itself when the
+    start is only in the margin of zones that do not forbid the cruise altitude: the altitude
+    change at the start leaves them) and the names of the zones whose margin holds the start.
+    """
+    p = Point(s_xy)
+    xy = airspace.xy(frame)
+    grown = airspace.grown(frame, margin_m)
+    band = set(start_ids)
+    in_margin = sorted(int(i) for i in grown.tree.query(p, predicate="intersects") if int(i) in band)
+    in_zone = sorted(int(i) for i in xy.tree.query(p, predicate="intersects") if int(i) in band)
+    if in_zone and policy != "escape_zone":
+        raise _endpoint_error(airspace, frame, airspace.zones[in_zone[0]], "start", start, s_xy, margin_m, policy)
+    names = tuple(airspace.zones[i].name for i in in_margin)
+    obstacles = set(obstacle_ids)
+    inside = [i for i in in_margin if i in obstacles]
+    if not inside:
+        return s_xy, names
+    q = _nearest_outside(grown, inside, obstacles, p)
+    leg = LineString([s_xy, (q.x, q.y)])
+    crossed = sorted(
+        int(i) for i in xy.tree.query(leg, predicate="intersects") if int(i) in obstacles and int(i) not in in_zone
+    )
+    if crossed:
+        z = airspace.zones[crossed[0]]
+        raise NoRouteError(
+            f"no route: the start {_fmt(start)} is within the {margin_m:g} m safety margin of "
+            f"{airspace.zones[inside[0]].describe()} and the shortest way out crosses {z.describe()}",
+            reason="start_in_zone",
+            zone=airspace.zones[inside[0]].name,
+        )
+    return np.array([q.x, q.y], dtype=float), names
 
 
 def _unreachable(
@@ -626,6 +752,9 @@ def _build_route(
     cruise_alt_m: float,
     onscene_alt_m: float,
     avoided: tuple[str, ...],
+    *,
+    start_alt_m: float | None = None,
+    escaped: tuple[str, ...] = (),
 ) -> Route:
     xy = np.asarray(path_xy, dtype=float)
     lat, lon = frame.to_latlon(xy[:, 0], xy[:, 1])
@@ -640,8 +769,12 @@ def _build_route(
     seg = np.atleast_1d(seg)
     brg = np.atleast_1d(brg)
     wps = [Waypoint(float(a), float(o), float(cruise_alt_m)) for a, o in zip(lat, lon, strict=True)]
-    ground = Waypoint(wps[0].lat_deg, wps[0].lon_deg, 0.0)
-    legs = [Leg(ground, wps[0], "climb", 0.0, float(cruise_alt_m), None)]
+    alt0 = 0.0 if start_alt_m is None else float(start_alt_m)
+    legs: list[Leg] = []
+    if alt0 != cruise_alt_m:  # from the ground at a base, or from where an airborne drone is
+        first = Waypoint(wps[0].lat_deg, wps[0].lon_deg, alt0)
+        kind = "climb" if alt0 < cruise_alt_m else "descend"
+        legs.append(Leg(first, wps[0], kind, 0.0, float(cruise_alt_m - alt0), None))
     for k in range(len(wps) - 1):
         legs.append(Leg(wps[k], wps[k + 1], "cruise", float(seg[k]), 0.0, float(brg[k])))
     if onscene_alt_m != cruise_alt_m:
@@ -658,4 +791,5 @@ def _build_route(
         onscene_alt_m=float(onscene_alt_m),
         avoided=avoided,
         frame=frame,
+        escaped=escaped,
     )

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from missions.geodesy import LocalFrame, bearing_deg, check_latlon, destination, distance_m
@@ -55,10 +55,14 @@ def test_round_trip_below_one_centimetre_vectorised() -> None:
     b2=st.floats(0, 360),
     r2=st.floats(0, 50_000),
 )
+@example(lat0=0.0, lon0=0.0, b1=0.0, r1=0.0, b2=0.0, r2=6.103515625e-05)  # PROJ's EPS10 at the centre
 def test_frame_distances_match_geodesic_over_50_km(
     lat0: float, lon0: float, b1: float, r1: float, b2: float, r2: float
 ) -> None:
-    """Two points within 50 km of the centre: planar distance within 0.1 % of the geodesic."""
+    """Two points within 50 km of the centre: planar distance within 0.1 % of the geodesic.
+
+    Absolute slack of 1 mm: PROJ's aeqd maps points closer than 1e-10 rad (0.6 mm) to the
+    centre onto the origin (its EPS10), far below the 1 cm the issue asks for."""
     f = LocalFrame(lat0, lon0)
     la1, lo1 = destination(lat0, lon0, b1, r1)
     la2, lo2 = destination(lat0, lon0, b2, r2)
@@ -66,7 +70,7 @@ def test_frame_distances_match_geodesic_over_50_km(
     x2, y2 = f.to_xy(la2, lo2)
     geo = distance_m(la1, lo1, la2, lo2)
     plane = math.hypot(x2 - x1, y2 - y1)
-    assert abs(plane - geo) <= 1e-3 * geo + 1e-6
+    assert abs(plane - geo) <= 1e-3 * geo + 1e-3
     # distances from the centre are exact in an azimuthal-equidistant frame
     assert math.hypot(x1, y1) == pytest.approx(r1, abs=1e-3)
 

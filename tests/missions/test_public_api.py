@@ -16,7 +16,7 @@ NAMES = {
     "MissionsError", "AirspaceError", "AltitudeError", "NoRouteError",
     "LocalFrame", "distance_m", "bearing_deg", "destination",
     "Airspace", "Zone", "ServiceArea", "Verdict", "FlyablePoint", "ZONE_KINDS", "DEFAULT_MAX_ALT_M",
-    "plan_route", "Route", "Waypoint", "Leg", "DEFAULT_MARGIN_M", "DEFAULT_CRUISE_ALT_M",
+    "plan_route", "Route", "Waypoint", "Leg", "DEFAULT_MARGIN_M", "DEFAULT_CRUISE_ALT_M", "START_POLICIES",
 }  # fmt: skip
 
 MODULES = ["missions.geodesy", "missions.airspace", "missions.routing", "missions.errors"]
@@ -33,9 +33,10 @@ def test_entry_point_signatures_keep_their_names() -> None:
     sig = inspect.signature(missions.plan_route)
     params = sig.parameters
     assert list(params)[:3] == ["start", "goal", "airspace"]
-    for kw in ("margin_m", "cruise_alt_m", "onscene_alt_m", "at", "frame"):
+    for kw in ("margin_m", "cruise_alt_m", "onscene_alt_m", "at", "frame", "start_alt_m", "start_policy"):
         assert params[kw].kind is inspect.Parameter.KEYWORD_ONLY, kw
     assert params["margin_m"].default == 50.0
+    assert params["start_policy"].default == "strict" and params["start_alt_m"].default is None
     fg = inspect.signature(missions.Airspace.from_geojson).parameters
     assert list(fg)[:2] == ["obj", "max_alt_m"]
     assert issubclass(missions.AirspaceError, ValueError)
