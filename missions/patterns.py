@@ -2,11 +2,11 @@
 
 Every function is pure and returns a `Pattern`: a tuple of `~missions.mission.NavWaypoint` plus
 the `Adjustment` s made to respect the airspace. With an ``airspace``, no waypoint lies in an
-active no-fly zone (grown by ``margin_m``) and, for the search patterns, no leg between
-consecutive waypoints crosses one:
+active no-fly zone (grown by ``margin_m``) and no leg between consecutive waypoints crosses one:
 
 * **on-scene hold** and **escort** *move* a forbidden point to the nearest flyable point (the
-  drone watches from the edge; `Airspace.nearest_flyable`);
+  drone watches from the edge; `Airspace.nearest_flyable`); an escort leg that would still cross
+  a zone (the officer walks through it) is replaced by the shortest legal detour;
 * **orbit** keeps the longest flyable arc of the circle and *drops* the rest (moving points would
   no longer be an orbit); `orbit_item` (one ``DO_ORBIT``) refuses a circle that is not entirely
   flyable;
@@ -217,8 +217,9 @@ class _Space:
         from .routing import plan_route  # routing imports airspace only; imported here to stay light
 
         assert self.airspace is not None
+        # the drone is already flying at the pattern's altitude: only zones at that altitude count
         route = plan_route(a, b, self.airspace, margin_m=self.margin_m, cruise_alt_m=self.alt_m, at=self.at,
-                           frame=self.frame)
+                           frame=self.frame, start_alt_m=self.alt_m)
         return [(w.lat_deg, w.lon_deg) for w in route.waypoints[1:-1]]
 
 
@@ -254,6 +255,17 @@ def _legal_path(
         else:
             code, reason, zone = space.why(lat, lon)
             adj.append(Adjustment(k, lat, lon, "dropped", code, reason, zone))
+    path, more = _fly_around(kept, space)
+    return path, adj + more
+
+
+def _fly_around(
+    kept: Sequence[tuple[int, tuple[float, float]]], space: _Space
+) -> tuple[list[tuple[float, float]], list[Adjustment]]:
+    """Join flyable points (with their pattern indices) by legal legs: a leg that would cross a
+    zone (grown by the margin) is replaced by the shortest legal detour; a point that cannot be
+    reached at all is dropped. Both are recorded as adjustments."""
+    adj: list[Adjustment] = []
     if space.blocked is None or not kept:
         return [p for _, p in kept], adj
     path = [kept[0][1]]
@@ -777,7 +789,8 @@ def escort_along_route(
     The officer's route is sampled every ``spacing_m`` metres (and at every vertex; None: only
     at vertices). For each officer position the heading is that of the route segment they are
     on, and the drone's point is offset along and across it. Forbidden points move to the
-    nearest flyable point (with the reason).
+    nearest flyable point (with the reason), and a leg between two points that would cross a
+    zone flies the shortest legal detour instead (an ``"detour"`` adjustment).
 
     Examples
     --------
@@ -817,9 +830,10 @@ def escort_along_route(
     frame = LocalFrame.for_points([t[0] for t in targets], [t[1] for t in targets])
     space = _Space(airspace, frame, alt, at, margin_m)
     moved, adj = _move_points(targets, space)
+    path, around = _fly_around(list(enumerate(moved)), space)
     wps = tuple(_wp(lat, lon, alt, acceptance_radius_m=2.0, speed_m_s=speed_m_s if i == 0 else None)
-                for i, (lat, lon) in enumerate(moved))
-    return Pattern(wps, tuple(adj))
+                for i, (lat, lon) in enumerate(path))
+    return Pattern(wps, tuple(adj + around))
 
 
 def escort_from_fixes(
@@ -883,6 +897,7 @@ def escort_from_fixes(
         notes.append("officer stationary: offsets use the heading of their last movement")
     space = _Space(airspace, LocalFrame.for_points([t[0] for t in targets], [t[1] for t in targets]), alt, at, margin_m)
     moved, adj = _move_points(targets, space)
+    path, around = _fly_around(list(enumerate(moved)), space)
     speed = max(1.0, m.speed_m_s)
-    wps = tuple(_wp(lat, lon, alt, acceptance_radius_m=2.0, speed_m_s=speed) for lat, lon in moved)
-    return Pattern(wps, tuple(adj), tuple(notes))
+    wps = tuple(_wp(lat, lon, alt, acceptance_radius_m=2.0, speed_m_s=speed) for lat, lon in path)
+    return Pattern(wps, tuple(adj + around), tuple(notes))

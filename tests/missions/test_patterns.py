@@ -296,7 +296,43 @@ def test_escort_point_in_a_zone_moves_out_with_the_reason() -> None:
     for w in p.waypoints:
         assert a.check(w.lat_deg, w.lon_deg, alt_m=40.0, at=NOON).flyable
     assert {adj.zone for adj in p.adjustments} == {"Kantor Bupati (example)"}
-    assert all(adj.action == "moved" and adj.code in ("zone", "margin") for adj in p.adjustments)
+    moved = [adj for adj in p.adjustments if adj.action == "moved"]
+    assert moved and all(adj.code in ("zone", "margin") for adj in moved)
+    # the officer walks straight through the zone: the drone's points on either side of it are
+    # joined by a detour around it, not by a leg across it
+    zone = _zone_xy(a, "Kantor Bupati (example)").buffer(10.0 - 0.01)
+    for leg in _legs_xy(p):
+        assert not zone.intersects(leg)
+    [detour] = [adj for adj in p.adjustments if adj.action == "detour"]
+    assert (detour.code, detour.zone) == ("leg", "Kantor Bupati (example)")
+
+
+def test_escort_from_fixes_never_crosses_a_zone_ahead_of_the_officer() -> None:
+    a = _airspace(_circle_zone("Rutan (example)", 0.0, 200.0, 60.0))
+    fixes = [(*F.to_latlon(0.0, 1.5 * t), float(t)) for t in range(0, 21, 5)]  # 1.5 m/s north
+    p = escort_from_fixes(fixes, ahead_m=40.0, alt_rel_m=45.0, horizon_s=180.0, step_s=10.0,
+                          airspace=a, at=NOON, margin_m=15.0)
+    zone = _zone_xy(a, "Rutan (example)").buffer(15.0 - 0.01)
+    assert not any(zone.intersects(Point(_xy(w.lat_deg, w.lon_deg))) for w in p.waypoints)
+    for leg in _legs_xy(p):
+        assert not zone.intersects(leg)
+    assert {adj.action for adj in p.adjustments} == {"moved", "detour"}
+    assert all(w.speed_m_s == pytest.approx(1.5) for w in p.waypoints)
+
+
+def test_search_detour_from_above_a_low_zone() -> None:
+    """A pattern flies at its altitude: a detour that starts above a zone with a lower ceiling is
+    legal (it used to be refused as if the drone took off there)."""
+    a = _airspace(
+        _circle_zone("Low", 0.0, 0.0, 150.0, kind="government", ceiling_m=40.0),
+        _circle_zone("Pos jaga", 0.0, 100.0, 30.0, kind="military"),
+    )
+    p = expanding_square(*KUDUS, 50.0, 200.0, legs=4, airspace=a, at=NOON, margin_m=10.0)
+    assert [adj.action for adj in p.adjustments] == ["detour"]
+    assert len(p.waypoints) > 5
+    zone = _zone_xy(a, "Pos jaga").buffer(10.0 - 0.01)
+    for leg in _legs_xy(p):
+        assert not zone.intersects(leg)
 
 
 def test_officer_motion_from_noisy_fixes() -> None:
@@ -356,3 +392,24 @@ def test_pattern_arguments_are_validated() -> None:
         officer_motion([])
     with pytest.raises(ValueError, match="latitude 96.0 is out of range"):
         onscene_hold(96.0, 110.0, 50.0, 10.0)
+
+
+@settings(deadline=None, max_examples=15)
+@given(
+    st.lists(st.tuples(st.floats(-300, 300), st.floats(100, 900), st.floats(20.0, 120.0)), min_size=1, max_size=3),
+    st.floats(-60.0, 60.0),
+    st.floats(0.0, 80.0),
+)
+def test_no_escort_leg_crosses_a_no_fly_zone(zones, lateral: float, ahead: float) -> None:
+    """The officer walks 1 km north through random zones: every drone waypoint and every leg
+    between two keeps the margin (or a point is dropped as unreachable, with the reason)."""
+    a = _airspace(*[_circle_zone(f"Z{i}", x, y, r) for i, (x, y, r) in enumerate(zones)])
+    route = [KUDUS, tuple(float(v) for v in F.to_latlon(0.0, 1000.0))]
+    p = escort_along_route(route, ahead_m=ahead, lateral_m=lateral, alt_rel_m=40.0, spacing_m=50.0,
+                           airspace=a, at=NOON, margin_m=15.0)
+    grown = [_zone_xy(a, f"Z{i}").buffer(15.0 - 0.01) for i in range(len(zones))]
+    for w in p.waypoints:
+        assert not any(g.intersects(Point(_xy(w.lat_deg, w.lon_deg))) for g in grown)
+    for leg in _legs_xy(p):
+        assert not any(g.intersects(leg) for g in grown)
+    assert all(adj.action in ("moved", "detour") or adj.code == "unreachable" for adj in p.adjustments)
