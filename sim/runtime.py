@@ -19,12 +19,19 @@ from sim.link import PortInUseError, UdpLink, VehiclePorts
 from sim.mavlink.server import VehicleServer
 from sim.vehicle import Home, Vehicle
 
-__all__ = ["VehicleSpec", "VehicleRunner", "Runtime", "MAX_SUBSTEP_S", "TICK_S", "PortInUseError"]
+__all__ = [
+    "VehicleSpec", "VehicleRunner", "Runtime", "MAX_SUBSTEP_S", "TICK_S", "REBOOT_SILENCE_S", "PortInUseError",
+]
 
 MAX_SUBSTEP_S = 0.05
 TICK_S = 0.02
 MAX_TICK_WALL_S = 0.2
 HOST = "127.0.0.1"
+#: A rebooting PX4 sends and hears nothing for a few seconds (process restart, boot of the
+#: modules) before its first HEARTBEAT: long enough for MAVSDK (3 s heartbeat timeout) to report
+#: the link lost. Wall seconds, since a restart is not sped up by the simulation's speed factor,
+#: and at least as many simulated seconds for a slowed-down simulation.
+REBOOT_SILENCE_S = 4.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +54,12 @@ class VehicleRunner:
         names = ["api"] + (["gcs"] if spec.ports.gcs_listen is not None else [])
         self.server = VehicleServer(
             self.vehicle, system_id=spec.system_id, send=self._send, links=names,
-            clock=runtime.clock,
+            clock=runtime.clock, on_reboot=self._on_reboot,
         )
         self.link_down_until_s: float | None = None  # simulated seconds
+        # While rebooting: (wall clock, simulated time) until which the vehicle is silent and its
+        # model does not advance (the autopilot is not running yet).
+        self.rebooting_until: tuple[float, float] | None = None
 
     async def open(self) -> None:
         p = self.spec.ports
@@ -84,14 +94,33 @@ class VehicleRunner:
     def _receive(self, name: str, data: bytes) -> None:
         self.server.receive(name, data)
 
+    @property
+    def rebooting(self) -> bool:
+        return self.rebooting_until is not None
+
     def set_link(self, up: bool, until_s: float | None = None) -> None:
         self.link_down_until_s = None if up else (math.inf if until_s is None else until_s)
+        self._apply_link()
+
+    def _apply_link(self) -> None:
+        up = self.link_down_until_s is None and self.rebooting_until is None
         for link in self.links.values():
             link.up = up
+
+    def _on_reboot(self) -> None:
+        self.rebooting_until = (self._runtime.clock() + REBOOT_SILENCE_S,
+                                self._runtime.sim_time_s + REBOOT_SILENCE_S)
+        self._apply_link()
 
     def step(self, dt_s: float, n: int, sim_time_s: float) -> None:
         if self.link_down_until_s is not None and sim_time_s >= self.link_down_until_s:
             self.set_link(True)
+        if self.rebooting_until is not None:
+            wall_until, sim_until = self.rebooting_until
+            if self._runtime.clock() < wall_until or sim_time_s < sim_until:
+                return  # still booting: no model time, nothing sent or heard
+            self.rebooting_until = None
+            self._apply_link()
         for _ in range(n):
             self.vehicle.step(dt_s)
         self.server.poll()

@@ -30,7 +30,9 @@ BEHAVIOUR (PX4 multicopter, checked against PX4's Commander/Navigator sources wh
   NAV_TAKEOFF, NAV_LAND, NAV_LOITER_TIME/UNLIM, NAV_DELAY, NAV_RETURN_TO_LAUNCH (switches to
   AUTO.RTL), DO_CHANGE_SPEED, DO_JUMP; other DO items are acknowledged and skipped. Frames 3/6/10/11
   are relative to home, 0/5 AMSL. After the last item: ``mission_finished`` and loiter there in
-  MISSION (PX4); starting a finished mission restarts it at item 0. MIS_DIST_1WP and fence checks
+  MISSION (PX4); starting a finished mission restarts it at item 0. An upload identical to the
+  stored mission keeps its progress (a finished one stays finished), as PX4 does; a changed list or
+  MISSION_CLEAR_ALL resets it. MIS_DIST_1WP and fence checks
   reject a mission at start ("Mission rejected: ...", DENIED; "no mission" when empty).
 * RTL: to home, or with RTL_TYPE 0/3 (PX4's default 0: "closest safe point") to the closest uploaded
   rally point when it is nearer than home; climb to RTL_RETURN_ALT (if further than RTL_MIN_DIST),
@@ -136,6 +138,19 @@ class Home:
     lat_deg: float
     lon_deg: float
     alt_amsl_m: float
+
+
+
+def _item_key(it: Item) -> tuple[object, ...]:
+    """An item's content for comparison: NaN equals NaN (MAVSDK sends NaN yaw), ``seq`` included."""
+    return tuple("nan" if isinstance(v, float) and math.isnan(v) else v
+                 for v in (it.seq, it.frame, it.command, it.param1, it.param2, it.param3, it.param4,
+                           it.x, it.y, it.z, it.autocontinue))
+
+
+def _same_items(a: Sequence[Item], b: Sequence[Item]) -> bool:
+    """Whether two mission lists are the same mission (PX4: a re-upload that changes nothing)."""
+    return len(a) == len(b) and all(_item_key(x) == _item_key(y) for x, y in zip(a, b, strict=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -832,6 +847,14 @@ class Vehicle:
                 if it.command in _NAV_POSITION_CMDS and it.frame not in _REL_ALT_FRAMES | _AMSL_FRAMES:
                     self._text(SEV_CRITICAL, f"Mission rejected: item {it.seq} has unsupported frame")
                     return MavResult.UNSUPPORTED
+        if mission_type == MISSION and items and _same_items(items, self._plans[MISSION]):
+            # PX4 keeps the progress of a mission whose re-upload is identical to the stored one
+            # (Navigator compares the new mission with the stored one and only resets the current
+            # index when it changed): a finished mission uploaded again is still finished, so a GCS
+            # that wants it flown again must clear it first (MISSION_CLEAR_ALL) or change it.
+            self._plans[MISSION] = list(items)
+            self._set_current(self._mis_cur, force_event=True)
+            return MavResult.ACCEPTED
         self._plans[mission_type] = list(items)
         if mission_type == MISSION:
             self._mis_jumps = {}

@@ -75,15 +75,20 @@ class VehicleServer:
         Link names (e.g. ``("api", "gcs")``); each has its own codec and stream rates.
     clock:
         Monotonic seconds for stream intervals and protocol timers.
+    on_reboot:
+        Called after every reboot (command or fault); the runtime uses it to keep the vehicle
+        silent while it "boots".
     """
 
     def __init__(
         self, vehicle: Vehicle, *, system_id: int, send: Callable[[str, bytes], None],
         links: Iterable[str] = ("api",), clock: Callable[[], float] = time.monotonic,
         mission_retry_timeout_s: float = 0.25, mission_action_timeout_s: float = 5.0,
+        on_reboot: Callable[[], None] | None = None,
     ) -> None:
         self.vehicle = vehicle
         self.system_id = system_id
+        self.on_reboot = on_reboot  # the runtime's hook: a rebooting PX4 is silent for a while
         self._send = send
         self._clock = clock
         self.links = tuple(links)
@@ -260,3 +265,5 @@ class VehicleServer:
         self.missions.reset()
         for s in self.streams.values():
             s.reset()
+        if self.on_reboot is not None:
+            self.on_reboot()

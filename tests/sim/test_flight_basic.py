@@ -53,6 +53,9 @@ async def test_arming_denied_before_ready_with_reason(make_fleet) -> None:
     fleet = make_fleet(speedup=1)
     async with connect(fleet) as (f,):
         fleet.reboot(0)  # booting now, whatever discovery took: the estimator has not converged
+        # A rebooting PX4 is silent for a few wall seconds (sim.runtime.REBOOT_SILENCE_S) and its
+        # clock starts again from 0 when it speaks again: wait until it has been up for 1 s.
+        await f.wait_until(lambda: fleet.state(0).time_us > 1_000_000, 30, "back from the reboot")
         with pytest.raises(ActionError) as err:
             await f.action.arm()
         assert "TEMPORARILY_REJECTED" in str(err.value) or "DENIED" in str(err.value)
