@@ -629,16 +629,17 @@ class Airspace:
     # ---- construction / output ---------------------------------------------------------------
 
     @classmethod
-    def from_geojson(cls, obj: Any, max_alt_m: float | None = None) -> Airspace:
+    def from_geojson(cls, obj_or_path: Any, max_alt_m: float | None = None) -> Airspace:
         """Read an airspace from GeoJSON.
 
         Parameters
         ----------
-        obj : dict, str or path-like
+        obj_or_path : dict, str or path-like
             A GeoJSON ``FeatureCollection`` as a dict, as JSON text, or the path of a file.
         max_alt_m : float, optional
-            Altitude cap in metres above ground. Default: the collection's top-level
-            ``max_alt_m`` member if present, else 120.
+            Altitude cap in metres above ground. Default (None): the collection's top-level
+            ``max_alt_m`` member if present, else `DEFAULT_MAX_ALT_M` (120 m, the Indonesian
+            cap). A value given here overrides the file's.
 
         Returns
         -------
@@ -662,7 +663,7 @@ class Airspace:
         missions.errors.AirspaceError: airspace has 1 problem(s):
           feature 0 ('Bow tie'): invalid polygon: Self-intersection[0.5 0.5]
         """
-        data = _load(obj)
+        data = _load(obj_or_path)
         if not isinstance(data, Mapping) or data.get("type") != "FeatureCollection":
             got = data.get("type") if isinstance(data, Mapping) else type(data).__name__
             raise AirspaceError(f"airspace: expected a GeoJSON FeatureCollection, got {got!r}")

@@ -158,6 +158,14 @@ BOW_TIE = feature(
          "feature 1 ('A'): duplicate zone name (also feature 0)"),
         ([circle(-6.8, 110.8, 100, name="S", kind="service_area")], "feature 0 ('S'): a service_area needs a base"),
         (["not a feature"], "feature 0: is not a GeoJSON Feature object"),
+        ([feature({"type": "Polygon", "coordinates": [[[110.8, -6.8], [110.81, -6.8], [110.81, -96.0], [110.8, -6.8]]]},
+                  name="South pole", kind="military")], "feature 0 ('South pole'): latitude -96.0 out of range"),
+        ([feature({"type": "MultiPolygon", "coordinates": [square(-6.80, 110.84, 0.002)["geometry"]["coordinates"],
+                                                           BOW_TIE["geometry"]["coordinates"]]},
+                  name="Twin", kind="military")], "feature 0 ('Twin'): invalid polygon: Self-intersection"),
+        ([feature({"type": "MultiPolygon", "coordinates": [square(-6.80, 110.84, 0.002)["geometry"]["coordinates"],
+                                                           square(-6.80, 110.841, 0.002)["geometry"]["coordinates"]]},
+                  name="Overlap", kind="military")], "feature 0 ('Overlap'): invalid polygon"),
     ],
 )
 def test_invalid_features_are_rejected_naming_the_feature(features: list[Any], needle: str) -> None:
@@ -260,6 +268,22 @@ def test_active_window() -> None:
     assert "Fair" in [z.name for z in a.active_zones(before, until=start)]
     with pytest.raises(ValueError, match="timezone-aware"):
         a.check(-6.80, 110.90, at=datetime(2026, 8, 17, 9, 0))
+
+
+def test_flyable_now_by_default() -> None:
+    """Without ``at`` the queries use the current time: a window around now counts, one that
+    ended an hour ago does not."""
+    now = datetime.now(timezone.utc)
+    a = Airspace.from_geojson(fc(
+        circle(-6.80, 110.80, 300, name="Now", kind="event", active_from=(now - timedelta(hours=1)).isoformat(),
+               active_until=(now + timedelta(hours=1)).isoformat()),
+        circle(-6.90, 110.80, 300, name="Over", kind="event", active_from=(now - timedelta(hours=3)).isoformat(),
+               active_until=(now - timedelta(hours=1)).isoformat()),
+    ))  # fmt: skip
+    assert a.check(-6.80, 110.80).zone == "Now"
+    assert a.check(-6.90, 110.80).flyable
+    assert [z.name for z in a.active_zones()] == ["Now"]
+    assert a.nearest_flyable(-6.80, 110.80).moved and not a.nearest_flyable(-6.90, 110.80).moved
 
 
 def test_service_areas() -> None:

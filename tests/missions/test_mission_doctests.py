@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["missions.mission", "missions.geofence", "missions.qgc", "missions.geojson", "missions.energy", "missions.patterns"]
+MODULES = ["missions.items", "missions.mission", "missions.geofence", "missions.qgc", "missions.geojson", "missions.energy", "missions.patterns"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -3,9 +3,13 @@ mission-format/energy/pattern names (pinned in test_mission_public_api.py); noth
 
 from __future__ import annotations
 
+import ast
 import doctest
 import importlib
 import inspect
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -38,7 +42,13 @@ def test_entry_point_signatures_keep_their_names() -> None:
     assert params["margin_m"].default == 50.0
     assert params["start_policy"].default == "strict" and params["start_alt_m"].default is None
     fg = inspect.signature(missions.Airspace.from_geojson).parameters
-    assert list(fg)[:2] == ["obj", "max_alt_m"]
+    assert list(fg)[:2] == ["obj_or_path", "max_alt_m"]  # the names issue 3 gives
+    # None = "what the file says, else 120 m"
+    assert fg["max_alt_m"].default is None and missions.DEFAULT_MAX_ALT_M == 120.0
+    empty = {"type": "FeatureCollection", "features": []}
+    assert missions.Airspace.from_geojson(obj_or_path=empty).max_alt_m == 120.0
+    assert missions.Airspace.from_geojson({**empty, "max_alt_m": 90}).max_alt_m == 90.0
+    assert missions.Airspace.from_geojson({**empty, "max_alt_m": 90}, max_alt_m=120.0).max_alt_m == 120.0
     assert issubclass(missions.AirspaceError, ValueError)
     assert issubclass(missions.NoRouteError, missions.MissionsError)
 
@@ -68,3 +78,29 @@ def test_public_names_have_numpy_style_docstrings(name: str) -> None:
     assert len(doc) > 20, name
     if inspect.isfunction(obj):
         assert "Examples" in doc, f"{name} has no Examples section"
+
+
+FORBIDDEN = {"dronectl", "sim", "asyncio", "mavsdk", "pymavlink", "socket", "fastapi", "sqlalchemy", "httpx", "urllib"}
+
+
+def test_missions_imports_nothing_of_dronectl_or_sim_and_no_io_libraries() -> None:
+    """Issue 3: `missions` imports nothing from dronectl or sim, and does no I/O (no asyncio,
+    no network); only numpy, shapely, pyproj and the standard library's pure parts."""
+    root = Path(missions.__file__).parent
+    for path in sorted(root.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                assert name.split(".")[0] not in FORBIDDEN, f"{path.name} imports {name}"
+    # and importing it (in a fresh interpreter) loads none of ours
+    code = "import sys, missions; print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    loaded = set(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
+                                cwd=root.parent).stdout.split())
+    assert "missions" in loaded
+    assert not loaded & {"dronectl", "sim", "mavsdk", "pymavlink", "asyncio", "fastapi"}, loaded
