@@ -12,6 +12,16 @@
 * A background task flies each mission's launch sequence (upload, arm, start); after that, mission
   progress follows telemetry (in the air -> en_route, over the scene -> on_scene, on the way home ->
   returning, on the ground and disarmed -> landed). Every transition is persisted and published.
+* A drone that comes down farther than :data:`HOME_RADIUS_M` from its base (a failsafe landing on
+  a critical battery or a lost GPS, or the operator's "land now") has not come home: the mission
+  *fails* with ``landed_away_from_home`` (where, how far, battery) and a :class:`LandedAway`
+  event tells the operators where to recover it. The incident is not closed: when the drone came
+  down before its time on scene was done, the incident goes back to the queue if it was dispatched
+  automatically (another drone takes it) and waits for the operator otherwise; when the time on
+  scene was done (it came down on the way home), or the operator asked for the landing, it waits
+  for the operator's decision with that reason. Until it is back at its base (within
+  :data:`HOME_RADIUS_M`), the drone is not available (``away_from_base``): every plan starts at
+  the base.
 * A drone that loses its link keeps its mission; link lost/restored events are published and
   progress resumes from the next connected snapshot.
 * On start, open missions are reloaded from the store and re-attached to their drones.
@@ -33,6 +43,7 @@ from dronectl.config import Category, DroneConfig, Settings
 from dronectl.events import (
     EventBus,
     IncidentUpdated,
+    LandedAway,
     LinkChanged,
     LowBattery,
     MissionStateChanged,
@@ -48,10 +59,14 @@ from dronectl.states import ACTIVE, TERMINAL, MissionState, transition
 from dronectl.store import Store, mask_nik, mask_phone
 from missions.geodesy import destination, distance_m
 
-__all__ = ["Dispatcher", "ReportIn", "ReportOutcome", "DispatchError", "IncidentStatus", "reason"]
+__all__ = ["Dispatcher", "ReportIn", "ReportOutcome", "DispatchError", "IncidentStatus", "reason", "HOME_RADIUS_M"]
 
 log = logging.getLogger(__name__)
 S = MissionState
+
+#: A drone on the ground farther than this from its base is not home (PX4's RTL lands within a
+#: few metres of home; GPS and the configured base position may differ by a few metres more).
+HOME_RADIUS_M = 30.0
 
 
 class IncidentStatus:
@@ -125,6 +140,9 @@ class _Running:
     reached_scene: bool = False
     restored: bool = False
     low_battery_warned: bool = False
+    land_requested: bool = False  # the operator asked for "land now"
+    landed_away: bool = False
+    returning_seen: bool = False  # came down on the way home (its time on scene was done)
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
 
@@ -229,6 +247,8 @@ class Dispatcher:
             return False, "health"
         if t.in_air or t.armed:
             return False, "airborne"
+        if self._from_base_m(drone_id, t) > HOME_RADIUS_M:
+            return False, "away_from_base"  # landed elsewhere: plans start at the base
         if t.battery_pct is None:
             return False, "battery_unknown"
         if t.battery_pct < self.settings.flight.min_launch_battery_pct:
@@ -361,7 +381,7 @@ class Dispatcher:
             for d in sorted((d for d in candidates if avail[d.id][0]), key=bound):
                 if feasible and bound(d) >= min(p.eta_s for p in feasible):
                     break
-                twin = (d.base, d.cruise_speed_m_s, d.climb_rate_m_s, d.endurance_min)
+                twin = (d.base, d.cruise_speed_m_s, d.climb_rate_m_s, d.endurance_min, d.energy)
                 if twin in planned_ok:
                     continue
                 t = self.gateway.latest(d.id)
@@ -445,6 +465,14 @@ class Dispatcher:
             del self._by_drone[run.drone_id]
         if to is S.LANDED and run.reached_scene:
             self._set_incident(run.incident_id, IncidentStatus.CLOSED, None)
+        elif run.landed_away:
+            # Not closed. Came down before its time on scene was done: another drone is needed,
+            # dispatched as the incident was (queue if automatic, else the operator decides).
+            inc = self.store.incident(run.incident_id)
+            served = run.reached_scene and run.returning_seen
+            auto = inc is not None and bool(inc["auto_dispatch"])
+            again = not served and not run.land_requested and auto
+            self._set_incident(run.incident_id, IncidentStatus.QUEUED if again else IncidentStatus.PENDING, why)
         elif to is S.LANDED:
             self._set_incident(run.incident_id, IncidentStatus.PENDING, reason("returned_before_scene"))
         elif to is S.ABORTED:
@@ -543,7 +571,11 @@ class Dispatcher:
         if t.in_air:
             run.airborne_seen = True
         if run.airborne_seen and not t.in_air and not t.armed:
-            self._move(run, S.LANDED)
+            away_m = self._from_base_m(run.drone_id, t)
+            if away_m > HOME_RADIUS_M:
+                self._landed_away(run, t, away_m)
+            else:
+                self._move(run, S.LANDED)
             return
         if t.flight_mode is FlightMode.RETURN_TO_LAUNCH and run.state is not S.RETURNING:
             # Mission RTL item at the end, or a failsafe / operator RTL before it.
@@ -563,6 +595,34 @@ class Dispatcher:
                 self._move(run, S.ON_SCENE)
         if run.state is S.ON_SCENE and t.mission_current >= p.return_seq:
             self._move(run, S.RETURNING)
+
+    def _from_base_m(self, drone_id: str, t: Telemetry) -> float:
+        """Horizontal distance of the drone from its configured base (inf when its position is unknown)."""
+        if t.lat_deg is None or t.lon_deg is None:
+            return float("inf")
+        b = self.settings.base(self.settings.drone(drone_id).base)
+        return float(distance_m(b.lat_deg, b.lon_deg, t.lat_deg, t.lon_deg))
+
+    def _landed_away(self, run: _Running, t: Telemetry, away_m: float) -> None:
+        """The drone came down, but not at home: fail the mission, tell where it is."""
+        known = t.lat_deg is not None and t.lon_deg is not None
+        why = reason("landed_away_from_home", dist_m=round(away_m) if known else None,
+                     lat_deg=None if t.lat_deg is None else round(t.lat_deg, 6),
+                     lon_deg=None if t.lon_deg is None else round(t.lon_deg, 6),
+                     battery_pct=None if t.battery_pct is None else round(t.battery_pct, 1))
+        run.landed_away = True
+        run.returning_seen = run.state is S.RETURNING
+        log.warning("mission %s: %s landed %s m from its base", run.id, run.drone_id,
+                    round(away_m) if known else "?")
+        self.store.audit("landed_away_from_home", {"mission_id": run.id, "drone_id": run.drone_id,
+                                                   "lat_deg": t.lat_deg, "lon_deg": t.lon_deg,
+                                                   "dist_m": away_m if known else None,
+                                                   "battery_pct": t.battery_pct})
+        self.bus.publish(LandedAway(drone=run.drone_id, mission_id=run.id, incident=run.incident_id,
+                                    lat_deg=t.lat_deg, lon_deg=t.lon_deg,
+                                    dist_from_base_m=round(away_m, 1) if known else None,
+                                    battery_pct=t.battery_pct, state=run.state.value))
+        self._move(run, S.FAILED, why)
 
     # -- queue ---------------------------------------------------------------------------------
     async def _queue_loop(self) -> None:
@@ -646,6 +706,7 @@ class Dispatcher:
         if run.state not in (S.LAUNCHING, S.EN_ROUTE, S.ON_SCENE, S.RETURNING):
             raise DispatchError("not_in_flight", state=run.state.value)
         await self._command(run, "land", self.gateway.land(run.drone_id))
+        run.land_requested = True
         self.store.audit("land", {"mission_id": run.id}, actor=actor)
         return run.id
 

@@ -31,6 +31,7 @@ __all__ = [
     "MissionStateChanged",
     "LinkChanged",
     "LowBattery",
+    "LandedAway",
     "EventBus",
     "Subscription",
     "SubscriberDropped",
@@ -159,6 +160,29 @@ class LowBattery(Event):
     battery_pct: float
     mission_id: int | None = None
     incident: int | None = None
+
+    @property
+    def drone_id(self) -> str | None:
+        return self.drone
+
+    @property
+    def incident_id(self) -> int | None:
+        return self.incident
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LandedAway(Event):
+    """A drone on a mission came down away from its base: where to recover it."""
+
+    kind: ClassVar[str] = "landed_away"
+    drone: str
+    mission_id: int
+    incident: int
+    lat_deg: float | None
+    lon_deg: float | None
+    dist_from_base_m: float | None
+    battery_pct: float | None
+    state: str  # the mission state it was in when it came down
 
     @property
     def drone_id(self) -> str | None:

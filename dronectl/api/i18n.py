@@ -114,6 +114,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The drone returned before reaching the scene",
     },
     "vehicle_rtl": {"id": "Drone kembali ke pangkalan (RTL)", "en": "The drone is returning to launch (RTL)"},
+    "landed_away_from_home": {
+        "id": "Drone mendarat di luar pangkalan ({dist_m} m dari pangkalan, di {lat_deg}, {lon_deg}; "
+              "baterai {battery_pct}%): perlu dijemput",
+        "en": "The drone landed away from its base ({dist_m} m from base, at {lat_deg}, {lon_deg}; "
+              "battery {battery_pct}%): it must be recovered",
+    },
+    "away_from_base": {"id": "berada di luar pangkalan", "en": "away from its base"},
     "restart_before_launch": {
         "id": "Pengendali dimulai ulang sebelum peluncuran; dijadwalkan ulang",
         "en": "The controller restarted before launch; re-queued",

@@ -77,7 +77,8 @@ async def fly_to_scene_and_home(svc: Service, gw: MemoryGateway, mid: int) -> No
     gw.update(d, mission_current=p.return_seq)
     await wait_until(lambda: mission_state(svc, mid) == "returning", "returning")
     gw.update(d, flight_mode=FlightMode.RETURN_TO_LAUNCH, mission_current=len(p.items) - 1)
-    gw.update(d, in_air=False, armed=False, flight_mode=FlightMode.HOLD)
+    home_lat, home_lon, _ = gw.homes[d]
+    gw.update(d, in_air=False, armed=False, flight_mode=FlightMode.HOLD, lat_deg=home_lat, lon_deg=home_lon)
     await wait_until(lambda: mission_state(svc, mid) == "landed", "landed")
 
 
@@ -248,9 +249,13 @@ async def test_hold_resume_redirect_land(tmp_path: Path) -> None:
         await svc.dispatcher.land(out.incident_id)
         assert gw.actions("jati-1")[-1] == "land"
         gw.update("jati-1", in_air=False, armed=False)
-        await wait_until(lambda: mission_state(svc, mid) == "landed", "landed")
-        # Landed before reaching the scene: the incident waits for the operator again.
-        assert svc.store.incident(out.incident_id)["status"] == IncidentStatus.PENDING
+        # Down where it was, 200 m from its base: not home, so the mission failed (the drone must
+        # be recovered); the operator asked for the landing, so the incident waits for them.
+        await wait_until(lambda: mission_state(svc, mid) == "failed", "failed: landed away")
+        assert '"landed_away_from_home"' in svc.store.mission(mid)["reason"]
+        inc = svc.store.incident(out.incident_id)
+        assert inc["status"] == IncidentStatus.PENDING and '"landed_away_from_home"' in inc["reason"]
+        assert svc.dispatcher.availability("jati-1") == (False, "away_from_base")
 
 
 async def test_link_loss_keeps_mission_and_publishes_link_events(tmp_path: Path) -> None:
@@ -308,7 +313,7 @@ async def test_restart_reloads_missions_and_reattaches(tmp_path: Path) -> None:
         gw.update("jati-1", mission_current=p.scene_seq, lat_deg=p.scene_lat_deg, lon_deg=p.scene_lon_deg)
         await wait_until(lambda: mission_state(svc2, mid) == "on_scene", "on_scene after restart")
         gw.update("jati-1", mission_current=p.return_seq)
-        gw.update("jati-1", in_air=False, armed=False)
+        gw.update("jati-1", in_air=False, armed=False, lat_deg=gw.homes["jati-1"][0], lon_deg=gw.homes["jati-1"][1])
         await wait_until(lambda: mission_state(svc2, mid) == "landed", "landed after restart")
         assert svc2.store.incident(out.incident_id)["status"] == IncidentStatus.CLOSED
 
