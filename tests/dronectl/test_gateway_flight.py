@@ -239,14 +239,23 @@ async def test_reboot_reconfirms_safety_params() -> None:
             fleet.set_param(0, "NAV_DLL_ACT", 0)
             fleet.reboot(0)
             saw_unconfirmed = False
+            links: list[LinkState] = []
 
             def reconfirmed(snap: Telemetry) -> bool:
                 nonlocal saw_unconfirmed
+                if not links or links[-1] is not snap.link:
+                    links.append(snap.link)
+                if snap.link is LinkState.LOST:
+                    # A silent vehicle is never shown as healthy or confirmed.
+                    assert not snap.health_ok, snap
                 saw_unconfirmed = saw_unconfirmed or not snap.params_ok
                 return saw_unconfirmed and snap.params_ok and snap.health_ok
 
-            await flight.wait_for(reconfirmed, 30.0, "parameters re-confirmed after reboot")
-            # The gateway noticed the reboot (estimator restart), re-checked, and confirmed.
+            await flight.wait_for(reconfirmed, 45.0, "parameters re-confirmed after reboot")
+            # PX4 is silent for a few seconds while it reboots: the gateway saw the link lost,
+            # then the drone back, re-checked its parameters and confirmed them.
+            assert LinkState.LOST in links and links[-1] is LinkState.CONNECTED, links
+            assert links.index(LinkState.LOST) < len(links) - 1
             assert gw.latest("d0").params_ok
             assert_true_params(fleet, 0, safety)
         finally:
