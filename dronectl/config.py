@@ -152,7 +152,7 @@ class OnScene(_Model):
     hover_s: float = Field(default=120.0, ge=0, le=3600)
     alt_m: float = Field(default=40.0, gt=5)
     pattern: Literal["hold", "orbit"] = "hold"
-    orbit_radius_m: float = Field(default=40.0, gt=5)
+    orbit_radius_m: float = Field(default=40.0, gt=5, le=500)
 
 
 class AutoRule(_Model):

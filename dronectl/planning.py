@@ -242,7 +242,8 @@ class Planner:
         # Progress is reported in MAVLink item indices (mission_raw): map our item positions to them.
         scene_seq = len(Mission(tuple(seq[:scene_at])).to_mission_items())
         return_seq = len(Mission(tuple(seq[:return_at])).to_mission_items())
-        if items[scene_seq].command != 16 or items[return_seq - 1].command not in (16,):
+        # (A DO_CHANGE_SPEED may follow the scene waypoint: redirected to where the drone already is.)
+        if items[scene_seq].command != 16 or not any(i.command == 16 for i in items[scene_seq:return_seq]):
             raise AssertionError("scene/return indices do not point at waypoints")
 
         # Energy and time of exactly what is uploaded: out to the scene (from the ground, or from
