@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["MESSAGES", "pick_language", "t", "render_reason", "field_reason"]
+__all__ = [
+    "MESSAGES", "pick_language", "pick_language_ws", "t", "render_reason", "localize_reason", "field_reason",
+]
 
 MESSAGES: dict[str, dict[str, str]] = {
     # -- request errors --
@@ -148,6 +150,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "f.extra": {"id": "kolom tidak dikenal", "en": "unknown field"},
     "f.json": {"id": "JSON tidak valid", "en": "invalid JSON"},
     "f.other": {"id": "tidak valid ({msg})", "en": "invalid ({msg})"},
+    "w.or": {"id": " atau ", "en": " or "},
 }
 
 _TYPES: dict[str, tuple[str, str | None]] = {
@@ -187,6 +190,27 @@ def pick_language(accept_language: str | None, default: str = "id") -> str:
         if tag.startswith("id") or tag.startswith("in"):
             return "id"
     return default
+
+
+def pick_language_ws(query_lang: str | None, accept_language: str | None, default: str = "id") -> str:
+    """The language of a WebSocket client: ``?lang=en|id`` (browsers cannot set headers on a
+    WebSocket), else ``Accept-Language``, else ``default``."""
+    if query_lang:
+        q = query_lang.strip().lower()
+        if q.startswith("en"):
+            return "en"
+        if q.startswith("id") or q.startswith("in"):
+            return "id"
+    return pick_language(accept_language, default)
+
+
+def localize_reason(frame: dict[str, Any], lang: str) -> dict[str, Any]:
+    """A JSON frame whose ``reason`` (a stored ``{"code":..., "params":...}`` text) is replaced by
+    the human text in ``lang``, with the code next to it in ``reason_code`` (as the HTTP API does)."""
+    if "reason" not in frame:
+        return frame
+    msg, code = render_reason(frame["reason"], lang)
+    return {**frame, "reason": msg, "reason_code": code}
 
 
 class _Safe(dict[str, Any]):
@@ -232,5 +256,8 @@ def field_reason(err: dict[str, Any], lang: str) -> str:
     if ctx_key is not None:
         params["expected" if code == "f.enum" else "limit"] = ctx.get(ctx_key, "")
     if code == "f.enum":
-        params["expected"] = str(params["expected"]).replace("'", "")
+        # pydantic lists the choices in English ("'a', 'b' or 'c'"): the last joiner is translated.
+        expected = str(params["expected"]).replace("'", "")
+        head, sep, tail = expected.rpartition(" or ")
+        params["expected"] = f"{head}{t('w.or', lang)}{tail}" if sep else expected
     return t(code, lang, **params)

@@ -2,7 +2,8 @@
 
 Query parameters: ``drone`` (repeatable or comma-separated), ``incident`` (repeatable or
 comma-separated), ``token`` (browsers cannot set headers; a ``Authorization: Bearer`` header works
-too). Officers only receive frames and events of incidents assigned to them.
+too), ``lang`` (``id`` default, ``en``; else ``Accept-Language``): events' ``reason`` is human text
+in that language, its code in ``reason_code``. Officers only receive frames and events of incidents assigned to them.
 
 Each client has its own bounded queue on the bus: a client that cannot keep up is dropped (closed
 with code 1013) without slowing anyone else; a dead client is noticed by a failed send or by the
@@ -19,7 +20,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from dronectl.api.auth import token_from
-from dronectl.api.i18n import pick_language, t
+from dronectl.api.i18n import localize_reason, pick_language_ws, t
 from dronectl.api.routes import telemetry_json
 from dronectl.config import Role
 from dronectl.events import Event, SubscriberDropped, TelemetryUpdated
@@ -50,7 +51,8 @@ def frame_of(ev: Event) -> dict[str, Any]:
 @ws_router.websocket("/telemetry")
 async def telemetry_ws(ws: WebSocket) -> None:
     svc: Service = ws.app.state.service
-    lang = pick_language(ws.headers.get("accept-language"), ws.app.state.default_language)
+    lang = pick_language_ws(ws.query_params.get("lang"), ws.headers.get("accept-language"),
+                            ws.app.state.default_language)
     token = token_from(ws.headers, ws.query_params, allow_query=True)
     who = svc.authenticate(token) if token else None
     if who is None:
@@ -121,7 +123,7 @@ async def telemetry_ws(ws: WebSocket) -> None:
                 # A client whose socket stopped draining is as slow as one that reads slowly.
                 async with asyncio.timeout(SEND_TIMEOUT_S):
                     for ev in batch:
-                        await ws.send_text(cache.text(ev))
+                        await ws.send_text(cache.text(ev, lang))
             except TimeoutError:
                 svc.metrics.ws_dropped.inc()
                 break
@@ -134,19 +136,28 @@ async def telemetry_ws(ws: WebSocket) -> None:
 
 
 class FrameCache:
-    """Each event is encoded to JSON once, whatever the number of clients that receive it."""
+    """Each event is encoded to JSON once per language, whatever the number of clients that receive it.
+
+    Frames that carry a ``reason`` (mission state changes, incident updates) are rendered in the
+    client's language (human text in ``reason``, the code in ``reason_code``); the others are the
+    same in every language and are encoded once.
+    """
 
     def __init__(self, size: int = 4096) -> None:
         self.size = size
-        self._texts: dict[int, str] = {}
+        self._texts: dict[tuple[int, str], str] = {}
 
-    def text(self, ev: Event) -> str:
-        t = self._texts.get(ev.seq)
+    def text(self, ev: Event, lang: str = "id") -> str:
+        key = (ev.seq, lang if hasattr(ev, "reason") else "")
+        t = self._texts.get(key)
         if t is None:
-            t = json.dumps(frame_of(ev), separators=(",", ":"))
+            frame = frame_of(ev)
+            if key[1]:
+                frame = localize_reason(frame, lang)
+            t = json.dumps(frame, separators=(",", ":"))
             if len(self._texts) >= self.size:
                 # Drop the oldest half (dicts keep insertion order); clients lag by far less.
                 for k in list(self._texts)[: self.size // 2]:
                     del self._texts[k]
-            self._texts[ev.seq] = t
+            self._texts[key] = t
         return t
