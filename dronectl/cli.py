@@ -148,7 +148,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from dronectl.demo import SimError, SimProcess, activate_event_zones, fleet_layout
+    from dronectl.demo import SimError, SimProcess, activate_event_zones, fleet_layout, link_loss_timeout_for
 
     if args.speedup <= 0:
         raise CliError("--speedup must be > 0")
@@ -162,6 +162,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
             settings = settings.with_overrides(airspace_path=demo_air)
             zone_note = f"  event zones active for this demo: {', '.join(names)} (--airspace-as-shipped: as configured)"
     homes, base_port, sysid = fleet_layout(settings)
+    # The vehicles' link-loss timeout runs in simulated time, MAVSDK's heartbeats in wall time:
+    # keep the configured timeout in wall seconds (see demo.link_loss_timeout_for).
+    configured_dl_s = settings.flight.link_loss_timeout_s
+    dl_s = link_loss_timeout_for(configured_dl_s, args.speedup)
+    if dl_s != configured_dl_s:
+        settings = settings.with_overrides(flight={**settings.flight.model_dump(), "link_loss_timeout_s": dl_s})
+    dl_note = (f"  link-loss failsafe: COM_DL_LOSS_T {dl_s:g} simulated s = {dl_s / args.speedup:.3g} wall s "
+               f"(configured {configured_dl_s:g} s)")
+    if dl_s / args.speedup < 3.0:
+        dl_note += "  WARNING: under 3 wall s, MAVSDK's 1 Hz heartbeats may trip it; use a lower --speedup"
     log_path = _setup_logging(settings)
     tokens = {
         "dispatcher": _store_token(settings, Role.DISPATCHER, "demo-dispatcher", None),
@@ -181,6 +191,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 f"dronectl demo: {settings.area_name}",
                 f"  simulated fleet: {len(homes)} drones (python -m sim, speed-up {args.speedup:g}x), "
                 f"MAVLink udp {base_port}..{base_port + len(homes) - 1}; log {sim.log_path}",
+                dl_note,
                 "  controller: {url}   API docs: {url}/docs   metrics: {url}/metrics",
                 "  telemetry:  ws://" + f"{args.host}:{args.port}/api/telemetry?token={tokens['dispatcher']}",
                 f"  data:       {settings.db_path}   log: {log_path}",

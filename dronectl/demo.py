@@ -19,7 +19,8 @@ from urllib.parse import urlparse
 
 from dronectl.config import Settings
 
-__all__ = ["SimProcess", "SimError", "fleet_layout", "activate_event_zones"]
+__all__ = ["SimProcess", "SimError", "fleet_layout", "activate_event_zones", "link_loss_timeout_for",
+           "COM_DL_LOSS_T_RANGE_S"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,6 +45,28 @@ def activate_event_zones(src: Path, dest: Path, *, hours: float = 12.0) -> list[
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(json.dumps(doc, indent=1), encoding="utf-8")
     return names
+
+
+#: PX4's bounds of COM_DL_LOSS_T (seconds, integer): the vehicle refuses values outside them.
+COM_DL_LOSS_T_RANGE_S = (5.0, 300.0)
+
+
+def link_loss_timeout_for(configured_s: float, speedup: float) -> float:
+    """The link-loss timeout (simulated seconds) to give a vehicle running ``speedup`` times faster.
+
+    PX4's COM_DL_LOSS_T counts simulated time, but MAVSDK sends its GCS heartbeat once per *wall*
+    second, which a vehicle running K times faster sees once every K simulated seconds: unscaled,
+    a 10 s timeout fires between two heartbeats at K >= 10 and every flight turns home on the
+    link-loss failsafe. Scaling by K keeps the configured timeout in wall seconds, as the operator
+    experiences it; the result is clamped to PX4's range.
+
+    Examples
+    --------
+    >>> link_loss_timeout_for(10.0, 1.0), link_loss_timeout_for(10.0, 20.0), link_loss_timeout_for(10.0, 100.0)
+    (10.0, 200.0, 300.0)
+    """
+    lo, hi = COM_DL_LOSS_T_RANGE_S
+    return float(min(hi, max(lo, round(configured_s * speedup))))
 
 
 class SimError(Exception):

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from dronectl.api.server import free_tcp_port
-from dronectl.demo import SimProcess, activate_event_zones, fleet_layout
+from dronectl.demo import SimProcess, activate_event_zones, fleet_layout, link_loss_timeout_for
 from dronectl.config import load_settings
 from tests.support.sysids import next_sysid_base
 
@@ -59,6 +59,13 @@ def test_fleet_layout_and_event_zone_activation(tmp_path: Path) -> None:
     assert load_airspace(s).check(-6.8048, 110.8405).flyable  # as shipped: only on its morning
 
 
+def test_link_loss_timeout_scales_with_the_speedup() -> None:
+    assert link_loss_timeout_for(10.0, 1.0) == 10.0
+    assert link_loss_timeout_for(10.0, 10.0) == 100.0  # still 10 wall seconds
+    assert link_loss_timeout_for(10.0, 0.5) == 5.0  # PX4's minimum
+    assert link_loss_timeout_for(10.0, 100.0) == 300.0  # PX4's maximum
+
+
 def test_sim_process_stops_with_the_block(tmp_path: Path) -> None:
     base = free_port_block(1)
     ctl = free_port_block(1)
@@ -86,10 +93,11 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     cfg = cfg.replace('airspace_path = "airspace.geojson"', f'airspace_path = "{EXAMPLE.parent / "airspace.geojson"}"')
     (tmp_path / "demo.toml").write_text(cfg)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRONECTL_")}
+    control_port = free_port_block(1)
     proc = subprocess.Popen(
         [sys.executable, "-m", "dronectl", "demo", "--config", str(tmp_path / "demo.toml"), "--port", str(http_port),
          "--data-dir", str(tmp_path / "data"), "--speedup", "10", "--sim-control-port",
-         str(free_port_block(1)), "--no-gcs"],
+         str(control_port), "--no-gcs"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=env, start_new_session=True)
     banner: list[str] = []
     try:
@@ -107,6 +115,7 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
         token = re.search(r"dispatcher\s+(dctl_\S+)", text)
         assert token, text
         assert f"http://127.0.0.1:{http_port}" in text and "event zones active" in text
+        assert "COM_DL_LOSS_T 100 simulated s = 10 wall s" in text
         h = {"Authorization": f"Bearer {token.group(1)}"}
         url = f"http://127.0.0.1:{http_port}"
         with httpx.Client(base_url=url, headers=h, timeout=10) as c:
@@ -118,12 +127,24 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
                                              "location": {"lat": -6.8047, "lon": 110.8277}})
             assert r.status_code == 201 and r.json()["mission_id"], r.text
             mid = r.json()["mission_id"]
-            deadline = time.monotonic() + 90
-            while c.get(f"/api/missions/{mid}").json()["state"] not in ("en_route", "on_scene", "returning"):
+            # The vehicles hold the link-loss timeout scaled for the speed-up (10 wall seconds).
+            from sim import ControlClient
+
+            assert ControlClient(control_port).param(0, "COM_DL_LOSS_T") == 100.0
+            # The drone must really get there: at 10x an unscaled COM_DL_LOSS_T (10 simulated s =
+            # 1 wall s) fires the link-loss RTL between MAVSDK's heartbeats right after take-off.
+            deadline = time.monotonic() + 150
+            states: list[str] = []
+            while (st := c.get(f"/api/missions/{mid}").json()["state"]) != "on_scene":
+                if not states or states[-1] != st:
+                    states.append(st)
+                assert st not in ("returning", "landed", "aborted", "failed"), (states, c.get(f"/api/missions/{mid}").json())
                 assert time.monotonic() < deadline, c.get(f"/api/missions/{mid}").json()
                 time.sleep(0.2)
             m = c.get(f"/api/missions/{mid}").json()
             assert m["drone_id"] in ("kudus-1", "kudus-2") and len(m["route_out"]) > 3  # bends around the zone
+            d = c.get(f"/api/drones/{m['drone_id']}").json()
+            assert d["telemetry"]["flight_mode"] == "mission", d
     finally:
         os.killpg(proc.pid, signal.SIGINT) if proc.poll() is None else None
         try:
