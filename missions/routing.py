@@ -570,7 +570,9 @@ def plan_route(
 
         The exit leg may cross only the zones the start is inside; if the shortest way out
         would cross another zone, `NoRouteError` (``reason="start_in_zone"``) is raised.
-        ``Route.escaped`` names the zones left this way.
+        ``Route.escaped`` names the zones left this way. The exit is chosen for safety (the
+        least time inside the margin), not for the goal's direction: in a gap between two
+        zones whose margins overlap it may leave on the side away from the goal.
 
     Returns
     -------
