@@ -8,7 +8,8 @@ per datagram, one answer per request::
 
 Operations: ``info``, ``state``, ``link_loss`` (duration_s, simulated seconds; omitted = until
 ``link_restore``), ``link_restore``, ``gps_loss`` (lost: bool), ``battery`` (pct),
-``reject_next_command``, ``reboot``; ``param`` (name; with ``value``: set it first) answers
+``reject_next_command``, ``reboot``, ``param_lock`` (name, locked: bool; PARAM_SET of that name
+refused over MAVLink); ``param`` (name; with ``value``: set it first) answers
 ``{"name", "value", "type"}`` with the value the vehicle holds (INT32 values rounded, as stored).
 """
 
@@ -29,7 +30,7 @@ __all__ = ["CONTROL_PORT", "ControlServer", "ControlClient", "ControlError", "ap
            "param_op", "state_to_dict", "state_from_dict", "FAULTS"]
 
 CONTROL_PORT = 14530
-FAULTS = ("link_loss", "link_restore", "gps_loss", "battery", "reject_next_command", "reboot")
+FAULTS = ("link_loss", "link_restore", "gps_loss", "battery", "reject_next_command", "reboot", "param_lock")
 
 
 class ControlError(RuntimeError):
@@ -104,6 +105,14 @@ def apply_fault(runtime: Runtime, index: int, op: str, args: dict[str, Any]) -> 
         r.vehicle.reject_next_command()
     elif op == "reboot":
         r.server.reboot()
+    elif op == "param_lock":
+        name = args.get("name")
+        if not isinstance(name, str) or name not in r.vehicle.params:
+            raise ControlError(f"unknown parameter {name!r}")
+        if args.get("locked", True):
+            r.server.params.locked.add(name)
+        else:
+            r.server.params.locked.discard(name)
     else:
         raise ControlError(f"unknown fault {op!r}; known: {', '.join(FAULTS)}")
     r.server.publish_events()

@@ -338,6 +338,11 @@ class Fleet:
         """The next command vehicle ``i`` receives is answered TEMPORARILY_REJECTED."""
         self._fault(i, "reject_next_command")
 
+    def lock_param(self, i: int, name: str, locked: bool = True) -> None:
+        """Vehicle ``i`` refuses PARAM_SET for ``name`` over MAVLink (answers the unchanged value,
+        with a STATUSTEXT) until unlocked: a GCS can never confirm the value it wants."""
+        self._fault(i, "param_lock", name=name, locked=locked)
+
     def reboot(self, i: int) -> None:
         """Reboot vehicle ``i`` (boot state at home, estimator converging again, mission kept)."""
         self._fault(i, "reboot")

@@ -42,6 +42,9 @@ class ParamService:
     def __init__(self, params: Params, system_id: int) -> None:
         self.params = params
         self.system_id = system_id
+        #: Names whose PARAM_SET the vehicle refuses (a fault: a parameter another component keeps
+        #: forcing back, or a set the autopilot does not accept); answered with the unchanged value.
+        self.locked: set[str] = set()
 
     def value_message(self, name: str) -> m.MAVLink_message:
         spec = self.params.spec(name)
@@ -78,6 +81,8 @@ class ParamService:
             if not math.isfinite(value):
                 return [self.value_message(name)]
             try:
+                if name in self.locked:
+                    raise ValueError("locked, not changed")
                 self.params.set(name, value)
             except ValueError as exc:
                 # Refused: answer the unchanged value so the GCS sees the set did not take.

@@ -122,3 +122,21 @@ def test_reboot_is_silent_for_a_few_wall_seconds_then_boots() -> None:
             assert fleet.sim_time_s - sim_t0 > 3.0 * speedup
             assert not st.position_ok and st.time_us < 1_000_000 * speedup
             assert math.isfinite(st.lat_deg)
+
+
+def test_locked_parameter_set_is_answered_with_the_unchanged_value() -> None:
+    from sim.mavlink.params import ParamService, encode_value
+    from sim.params import Params, ParamType
+
+    svc = ParamService(Params.px4_defaults(), system_id=1)
+    svc.locked.add("NAV_DLL_ACT")
+    gcs = Codec(245, 190)
+    sent = gcs.encode(m.MAVLink_param_set_message(1, 1, b"NAV_DLL_ACT", encode_value(2, ParamType.INT32),
+                                                         m.MAV_PARAM_TYPE_INT32))
+    [msg] = gcs.decode(sent)
+    out = svc.handle(msg)
+    assert out[0].get_type() == "PARAM_VALUE" and svc.params.get("NAV_DLL_ACT") == 0.0
+    assert any(o.get_type() == "STATUSTEXT" for o in out)
+    svc.locked.discard("NAV_DLL_ACT")
+    svc.handle(msg)
+    assert svc.params.get("NAV_DLL_ACT") == 2.0
