@@ -50,6 +50,8 @@ from mavsdk.asyncio.plugins.follow_me import FollowMeAsync, FollowMeError, Targe
 from mavsdk.asyncio.plugins.mission_raw import MissionItem, MissionRawAsync
 from mavsdk.asyncio.plugins.param import ParamAsync, ParamError
 from mavsdk.asyncio.plugins.telemetry import TelemetryAsync
+from mavsdk.plugins.action import ActionError, ActionResult
+from mavsdk.plugins.mission_raw import MissionRawError, MissionRawResult
 
 from dronectl.gateway import (
     CommandRejected,
@@ -406,7 +408,10 @@ class MavsdkGateway:
         """Clear the stored mission, then upload ``items`` (mission_type 0).
 
         PX4 keeps mission progress across identical uploads, so the stored mission is always
-        cleared first.
+        cleared first. The upload is handed to MAVSDK the moment the clear is acknowledged. (The
+        two cannot be queued in MAVSDK together: each transfer's MISSION_ACK handler is
+        registered when the transfer is created, so a queued upload takes the clear's ACK for
+        its own and fails with PROTOCOL_ERROR; measured with mavsdk 4.1.)
 
         Raises
         ------
@@ -416,8 +421,13 @@ class MavsdkGateway:
 
         async def run(d: _Drone) -> None:
             assert d.mission is not None
-            await d.mission.clear_mission()
-            await d.mission.upload_mission(converted)
+            plugin = d.mission._plugin  # the native plugin under the asyncio wrapper
+            result = await _native_call(plugin.clear_mission_async)
+            if result != MissionRawResult.SUCCESS:
+                raise MissionRawError(result, "clear_mission()")
+            result = await _native_call(lambda cb: plugin.upload_mission_async(converted, cb))
+            if result != MissionRawResult.SUCCESS:
+                raise MissionRawError(result, "upload_mission()", converted)
 
         await self._command(drone_id, "upload_mission", run, need_ready=True)
 
@@ -446,7 +456,9 @@ class MavsdkGateway:
 
         async def run(d: _Drone) -> None:
             assert d.action is not None
-            await d.action.arm()
+            result = await _native_call(d.action._plugin.arm_async)
+            if result != ActionResult.SUCCESS:
+                raise ActionError(result, "arm()")
             await self._wait_state(d, "arm", lambda s: s.armed, "armed state not reported")
 
         await self._command(drone_id, "arm", run, need_ready=True)
@@ -461,7 +473,9 @@ class MavsdkGateway:
 
         async def run(d: _Drone) -> None:
             assert d.mission is not None
-            await d.mission.start_mission()
+            result = await _native_call(d.mission._plugin.start_mission_async)
+            if result != MissionRawResult.SUCCESS:
+                raise MissionRawError(result, "start_mission()")
             await self._wait_mode(d, "start_mission", {FlightMode.MISSION})
 
         await self._command(drone_id, "start_mission", run, need_ready=True)
@@ -1065,6 +1079,29 @@ class MavsdkGateway:
             except MavsdkError as exc:
                 # Telemetry still flows at the vehicle's default rate; not fatal.
                 log.warning("%s: set_rate_%s(%g) failed: %s", d.link.drone_id, label, rate, exc)
+
+
+def _native_call(start: Callable[[Callable[[Any, Any], None]], None]) -> asyncio.Future[Any]:
+    """Start a native MAVSDK ``*_async`` call; the returned future gets its result code.
+
+    The asyncio binding runs every call in a worker thread that blocks until MAVSDK answers, so
+    each command costs a hand-off to a pool thread and back on top of the MAVLink round trip. The
+    native calls return at once and call back from MAVSDK's own thread: one hand-off (to the event
+    loop) per command.
+    """
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[Any] = loop.create_future()
+
+    def settle(result: Any) -> None:
+        if not fut.done():  # the caller may have given up (cancelled)
+            fut.set_result(result)
+
+    def done(result: Any, _user_data: Any = None) -> None:  # on a MAVSDK thread
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
+            loop.call_soon_threadsafe(settle, result)
+
+    start(done)
+    return fut
 
 
 def _with_current(items: list[MissionItem]) -> list[MissionItem]:
