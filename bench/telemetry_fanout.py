@@ -26,8 +26,8 @@ What is measured, and why:
   minus the time the vehicle sent the GLOBAL_POSITION_INT with exactly that position. Positions
   are matched by content (lat/lon 1e-7 deg, relative altitude mm, system id); positions the
   vehicle sent more than once (not moving) are left out because they cannot be attributed.
-  This span includes MAVSDK's receive path, the gateway's 10 Hz snapshot ticker (a snapshot
-  samples the newest position: up to one period of waiting by design), the hub, the bus, the
+  This span includes MAVSDK's receive path, the gateway (a snapshot is published as each
+  position arrives, rate-limited by dropping, never by waiting), the hub, the bus, the
   WebSocket send, the loopback network and the client's own receive path.
 * split at the gateway snapshot (each frame carries the snapshot's ``time_us``): vehicle send ->
   snapshot, and snapshot -> client receive (the service's fan-out proper).
@@ -249,7 +249,7 @@ async def clients_main(args: argparse.Namespace) -> None:
         "deflate": sum(1 for c in conns if c.inflater is not None),
         "cpu_cores": {**{k: (cpu1[k] - cpu0[k]) / span for k in pids}, "clients": (me1 - me0) / span},
         "machine_busy_cores": (busy1[0] - busy0[0]) / max(1.0, busy1[1] - busy0[1]) * 2,
-        "frames": frames, "closed": closed, "records": len(keys),
+        "frames": frames, "closed": closed, "records": len(keys), "loadavg_end": loadavg(),
     }
     Path(args.out + ".json").write_text(json.dumps(out))
     with open(args.out + ".bin", "wb") as f:
@@ -430,6 +430,7 @@ def analyse(args: argparse.Namespace, summary: dict[str, Any], ck: Any, ct: Any,
         [f"{n_clients} clients (one process)", f"{cpu['clients']:.2f}"],
         ["whole machine (shared with other jobs)", f"{summary['machine_busy_cores']:.2f}"],
     ])
+    print(f"load average at the end of the window: {summary.get('loadavg_end', '?')}")
     print()
     print(f"frames per client per drone: {np.median(per_drone_hz):.2f} Hz median "
           f"(min {per_drone_hz.min():.2f}); clients dropped/failed: {summary['closed'] or 'none'}; "
