@@ -366,6 +366,21 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
+def _check_airspace(path: Path, settings: Settings) -> None:
+    """Refuse a configuration whose airspace GeoJSON cannot be used, as a bad field would be."""
+    from missions.airspace import Airspace  # heavy (shapely, pyproj): only when there is a file
+    from missions.errors import AirspaceError
+
+    try:
+        Airspace.from_geojson(settings.airspace_file, max_alt_m=settings.max_alt_m)
+    except AirspaceError as e:
+        # The library's message names every bad feature by index and name.
+        detail = str(e).removeprefix("airspace: ").replace("\n", "\n  ")
+        raise ConfigError(f"{path}: airspace_path: {settings.airspace_file}: {detail}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: airspace_path: cannot read {settings.airspace_file}: {e}") from None
+
+
 def load_settings(path: str | Path, **overrides: Any) -> Settings:
     """Read and validate a TOML configuration file.
 
@@ -379,7 +394,8 @@ def load_settings(path: str | Path, **overrides: Any) -> Settings:
     Raises
     ------
     ConfigError
-        The file is missing, not TOML, or a field is invalid; the message names the path and field.
+        The file is missing, not TOML, or a field is invalid, or the airspace GeoJSON it names
+        cannot be used; the message names the path and the field (or the airspace feature).
     """
     p = Path(path)
     try:
@@ -401,6 +417,8 @@ def load_settings(path: str | Path, **overrides: Any) -> Settings:
         raise ConfigError("\n".join(lines)) from None
     if settings.airspace_file is not None and not settings.airspace_file.is_file():
         raise ConfigError(f"{p}: airspace_path: file not found: {settings.airspace_file}")
+    if settings.airspace_file is not None:
+        _check_airspace(p, settings)
     if overrides:
         try:
             settings = settings.with_overrides(**overrides)
