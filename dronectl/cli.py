@@ -25,6 +25,12 @@ __all__ = ["main"]
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "muria" / "config.toml"
 DEFAULT_URL = "http://127.0.0.1:8110"
+#: Where the demo keeps its database and logs (relative to the current directory). Every command
+#: that runs on the example configuration uses it too, so ``dronectl token create`` makes tokens
+#: the running demo accepts.
+DEMO_DATA_DIR = Path("data") / "demo"
+#: ``dronectl watch``: seconds between reconnection attempts (doubling up to the maximum).
+WATCH_RETRY_S = (0.5, 8.0)
 
 
 class CliError(Exception):
@@ -36,10 +42,23 @@ def _config_path(arg: str | None) -> Path:
     return Path(arg or os.environ.get("DRONECTL_CONFIG") or EXAMPLE_CONFIG)
 
 
+def _data_dir(args: argparse.Namespace) -> Path | None:
+    """The data directory a command uses: ``--data-dir``, else ``$DRONECTL_DATA_DIR``, else
+    :data:`DEMO_DATA_DIR` for the shipped example configuration (as the demo), else None (the
+    configuration's own ``data_dir``)."""
+    arg = getattr(args, "data_dir", None) or os.environ.get("DRONECTL_DATA_DIR")
+    if arg:
+        return Path(arg).resolve()
+    if _config_path(getattr(args, "config", None)).resolve() == EXAMPLE_CONFIG:
+        return DEMO_DATA_DIR.resolve()
+    return None
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     over: dict[str, Any] = {}
-    if getattr(args, "data_dir", None):
-        over["data_dir"] = Path(args.data_dir).resolve()
+    data_dir = _data_dir(args)
+    if data_dir is not None:
+        over["data_dir"] = data_dir
     return load_settings(_config_path(args.config), **over)
 
 
@@ -79,6 +98,41 @@ def _http_error(r: Any) -> CliError:
 
 
 # -- serve / demo ----------------------------------------------------------------------------------
+def check_mavlink_ports(settings: Settings) -> None:
+    """Refuse to start when a drone's UDP port is already bound by another process.
+
+    MAVSDK binds ``udpin://`` addresses with SO_REUSEADDR, so a second controller on the same
+    configuration would start without an error and silently take the drones' links from the first
+    one (the kernel hands the datagrams to the newest socket). A bind *without* SO_REUSEADDR fails
+    while any other socket holds the port, so binding each port exclusively for a moment tells us.
+
+    The probe is released before MAVSDK binds, so two controllers started in the same instant can
+    both pass it (a narrow race we accept: the usual case is a controller already running for
+    minutes, and MAVSDK offers no exclusive bind to close it).
+
+    Raises
+    ------
+    CliError
+        One line naming the drone, the address and the likely cause.
+    """
+    import errno
+    import socket
+    from urllib.parse import urlparse
+
+    for d in settings.drones:
+        u = urlparse(d.url)
+        if u.scheme not in ("udpin", "udp") or u.port is None:
+            continue  # outgoing (udpout://) and serial links bind nothing of ours
+        host = u.hostname or "0.0.0.0"
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.bind((host, u.port))
+            except OSError as e:
+                why = ("is already in use by another process (another dronectl controller, QGroundControl "
+                       "or PX4 on this configuration?)" if e.errno == errno.EADDRINUSE else f"cannot be bound: {e}")
+                raise CliError(f"drone {d.id}: UDP port {u.port} ({d.url}) {why}; refusing to start") from None
+
+
 def _setup_logging(settings: Settings) -> Path:
     """Controller and MAVSDK logs go to one file per run under the data dir; warnings also to stderr."""
     import logging
@@ -129,6 +183,7 @@ async def _serve(settings: Settings, host: str, port: int, banner: str | None = 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    check_mavlink_ports(settings)
     log_path = _setup_logging(settings)
     print(f"log: {log_path}", flush=True)
     from dronectl.store import Store
@@ -152,7 +207,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     if args.speedup <= 0:
         raise CliError("--speedup must be > 0")
-    data_dir = Path(args.data_dir or "data/demo").resolve()
+    data_dir = _data_dir(args) or DEMO_DATA_DIR.resolve()
     settings = load_settings(_config_path(args.config), data_dir=data_dir)
     zone_note = ""
     if not args.airspace_as_shipped and settings.airspace_file is not None:
@@ -162,6 +217,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             settings = settings.with_overrides(airspace_path=demo_air)
             zone_note = f"  event zones active for this demo: {', '.join(names)} (--airspace-as-shipped: as configured)"
     homes, base_port, sysid = fleet_layout(settings)
+    check_mavlink_ports(settings)
     # The vehicles' link-loss timeout runs in simulated time, MAVSDK's heartbeats in wall time:
     # keep the configured timeout in wall seconds (see demo.link_loss_timeout_for).
     configured_dl_s = settings.flight.link_loss_timeout_s
@@ -187,6 +243,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
             url = f"http://{args.host}:{args.port}"
             b = settings.bases[0]
             exe = "dronectl" if shutil.which("dronectl") else f"{os.path.relpath(sys.executable)} -m dronectl"
+            # `token create` finds the demo's database by itself only with the example config and
+            # the default data directory.
+            token_args = "" if args.config is None else f" --config {args.config}"
+            if data_dir != DEMO_DATA_DIR.resolve() or args.config is not None:
+                token_args += f" --data-dir {data_dir}"
             banner = "\n".join([
                 f"dronectl demo: {settings.area_name}",
                 f"  simulated fleet: {len(homes)} drones (python -m sim, speed-up {args.speedup:g}x), "
@@ -203,6 +264,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 f"    {exe} report --category crime --priority 1 --lat {b.lat_deg - 0.0011:.4f} "
                 f"--lon {b.lon_deg - 0.0140:.4f} --description 'Pencurian motor'   # across the event zone",
                 f"    {exe} watch",
+                f"    {exe} token create --role officer --subject babin-2{token_args}   # more tokens",
                 "  Ctrl-C stops everything.",
             ])
             with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
@@ -292,17 +354,78 @@ def _event_line(f: dict[str, Any]) -> str | None:
     return None
 
 
-async def _watch(url: str, token: str, lang: str, once: bool, clear: bool) -> None:
+class _Refused(CliError):
+    """The controller answered but refused us (bad token, forbidden): retrying will not help."""
+
+
+def _watch_lost_reason(e: BaseException) -> str:
+    from websockets.exceptions import ConnectionClosed
+
+    if isinstance(e, ConnectionClosed):
+        rcvd = e.rcvd
+        if rcvd is None:
+            return "connection closed"
+        return f"stream closed ({rcvd.code}{': ' + rcvd.reason if rcvd.reason else ''})"
+    return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+
+
+async def _watch(url: str, token: str, lang: str, once: bool, clear: bool,
+                 retry_s: tuple[float, float] = WATCH_RETRY_S) -> None:
+    """Live view; when the controller goes away (restart, network), reconnect with backoff.
+
+    A refusal (HTTP 401/403, a refused stream) ends the watch: retrying would not help; so does a
+    controller that cannot be reached at the start (wrong URL, not running).
+    """
+    import httpx
+    from websockets.exceptions import InvalidStatus, WebSocketException
+
+    events: list[str] = []
+    if once:
+        await _watch_session(url, token, lang, once, clear, events)
+        return
+    delay = retry_s[0]
+    ever_connected = False
+    while True:
+        connected = asyncio.Event()
+        try:
+            await _watch_session(url, token, lang, once, clear, events, connected=connected)
+            return
+        except _Refused:
+            raise
+        except (CliError, httpx.HTTPError, WebSocketException, OSError) as e:
+            # A controller never reached is a wrong URL or a stopped service: say so and stop.
+            # One that was there and went away (restart, network) is waited for; a refusal
+            # (401/403) or a client error is final either way.
+            was_up = ever_connected or connected.is_set()
+            refused = isinstance(e, InvalidStatus) and e.response.status_code < 500
+            if isinstance(e, CliError) and not str(e).startswith("HTTP 5"):
+                raise
+            if not was_up or refused:
+                raise
+            err: BaseException = e
+        if connected.is_set():
+            ever_connected = True
+            delay = retry_s[0]  # it had worked: start the backoff again
+            events.append(f"{time.strftime('%H:%M:%S')} controller connection lost")
+        print(f"dronectl watch: lost the controller at {url} ({_watch_lost_reason(err)}); "
+              f"reconnecting in {delay:g} s (Ctrl-C to stop)", file=sys.stderr, flush=True)
+        await asyncio.sleep(delay)
+        delay = min(retry_s[1], delay * 2)
+
+
+async def _watch_session(url: str, token: str, lang: str, once: bool, clear: bool, events: list[str],
+                         connected: asyncio.Event | None = None) -> None:
     import httpx
     from websockets.asyncio.client import connect
 
     headers = {"Authorization": f"Bearer {token}", "Accept-Language": lang}
-    events: list[str] = []
     async with httpx.AsyncClient(base_url=url.rstrip("/"), headers=headers, timeout=10.0) as c:
 
         async def snapshot() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             rd, ri = await c.get("/api/drones"), await c.get("/api/incidents")
             for r in (rd, ri):
+                if r.status_code in (401, 403):
+                    raise _Refused(str(_http_error(r)))
                 if r.status_code >= 400:
                     raise _http_error(r)
             return rd.json()["drones"], ri.json()["incidents"]
@@ -314,6 +437,11 @@ async def _watch(url: str, token: str, lang: str, once: bool, clear: bool) -> No
         ws_url = url.rstrip("/").replace("http://", "ws://").replace("https://", "wss://") + "/api/telemetry"
         by_id = {d["id"]: d for d in drones}
         async with connect(ws_url, additional_headers=headers) as ws:
+            if connected is not None:
+                if events and events[-1].endswith("controller connection lost"):
+                    events.append(f"{time.strftime('%H:%M:%S')} reconnected")
+                    print(f"dronectl watch: reconnected to {url}", file=sys.stderr, flush=True)
+                connected.set()
             last_draw = 0.0
             last_poll = time.monotonic()
             while True:
@@ -322,6 +450,8 @@ async def _watch(url: str, token: str, lang: str, once: bool, clear: bool) -> No
                         f = json.loads(await ws.recv())
                 except TimeoutError:
                     f = {}
+                # (ConnectionClosed, e.g. 1001/1012 when the controller stops or restarts, ends
+                # this session; _watch reconnects.)
                 if f.get("type") == "telemetry" and f["drone_id"] in by_id:
                     tel = {k: f[k] for k in by_id[f["drone_id"]]["telemetry"] if k in f}
                     by_id[f["drone_id"]]["telemetry"] = tel
@@ -377,7 +507,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", help=f"TOML configuration (default: $DRONECTL_CONFIG or {EXAMPLE_CONFIG.name} example)")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8110)
-    s.add_argument("--data-dir", help="override the configuration's data directory")
+    s.add_argument("--data-dir", help="override the configuration's data directory (default: $DRONECTL_DATA_DIR; "
+                                      "data/demo for the example configuration, as the demo)")
     s.set_defaults(func=cmd_serve)
 
     d = sub.add_parser("demo", help="simulated Kudus fleet + controller on http://127.0.0.1:8110")
@@ -385,7 +516,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--speedup", type=float, default=1.0, help="simulated time runs K times faster")
     d.add_argument("--host", default="127.0.0.1")
     d.add_argument("--port", type=int, default=8110)
-    d.add_argument("--data-dir", help="where the demo stores its database and logs (default: data/demo)")
+    d.add_argument("--data-dir", help="where the demo stores its database and logs "
+                                      "(default: $DRONECTL_DATA_DIR or data/demo)")
     d.add_argument("--sim-control-port", type=int, help="the simulator's fault/control port (default 14530)")
     d.add_argument("--no-gcs", action="store_true", help="no QGroundControl link from the simulator")
     d.add_argument("--airspace-as-shipped", action="store_true",
@@ -423,7 +555,8 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--name", help="a label for audits")
     tc.add_argument("--subject", help="officer id (for --role officer)")
     tc.add_argument("--config", help="TOML configuration (default: $DRONECTL_CONFIG or the example)")
-    tc.add_argument("--data-dir", help="override the configuration's data directory")
+    tc.add_argument("--data-dir", help="override the configuration's data directory (default: $DRONECTL_DATA_DIR; "
+                                       "data/demo for the example configuration, as the demo)")
     tc.set_defaults(func=cmd_token_create)
     return p
 
