@@ -216,7 +216,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if names:
             settings = settings.with_overrides(airspace_path=demo_air)
             zone_note = f"  event zones active for this demo: {', '.join(names)} (--airspace-as-shipped: as configured)"
-    homes, base_port, sysid = fleet_layout(settings)
+    try:
+        homes, base_port, sysid = fleet_layout(settings)
+    except SimError as e:
+        raise CliError(str(e)) from None
     check_mavlink_ports(settings)
     # The vehicles' link-loss timeout runs in simulated time, MAVSDK's heartbeats in wall time:
     # keep the configured timeout in wall seconds (see demo.link_loss_timeout_for).
