@@ -245,7 +245,8 @@ async def test_controller_restart_mid_flight_reloads_and_resumes(tmp_path: Path)
 
 
 async def test_all_drones_busy_queues_then_dispatches(tmp_path: Path) -> None:
-    # Short on-scene time for the first flight, so that a drone frees up soon.
+    # Short on-scene time for the first flight, so that a drone frees up soon. Every point is
+    # within the range of the drone meant for it (sim's battery: ~3 km out and back for a fire).
     quick = {"crime": {"hover_s": 20.0, "alt_m": 40.0}, "fire": {"hover_s": 200.0, "alt_m": 60.0}}
     with e2e_stack(tmp_path, speedup=SPEEDUP, on_scene=quick) as stack:
         async with run_controller(stack.settings) as c:
@@ -253,11 +254,12 @@ async def test_all_drones_busy_queues_then_dispatches(tmp_path: Path) -> None:
             first = await c.report(*EAST_OF_HQ, category="crime")
             others = [
                 await c.report(-6.8200, 110.8600, category="fire"),
-                await c.report(-6.8350, 110.8350, category="fire"),
+                await c.report(-6.8300, 110.8380, category="fire"),
             ]
             assert first["status"] == "dispatched"
             assert all(o["status"] == "dispatched" for o in others)
-            waiting = await c.report(-6.8150, 110.8250, category="accident", priority=1)
+            # 1.5 km north of the HQ: the first drone, back with ~70 %, can still fly it.
+            waiting = await c.report(-6.7900, 110.8417, category="accident", priority=1)
             assert waiting["status"] == "queued" and waiting["mission_id"] is None
             assert waiting["reason"], "a queued incident says why"
             await c.wait_mission(first["mission_id"], lambda m: m["state"] == "landed", 240.0,
