@@ -46,8 +46,12 @@ async def serve_app(app: FastAPI, *, host: str = "127.0.0.1", port: int = 0,
     # gets a free port without a race.
     sock = listen_socket(host, port)
     port = int(sock.getsockname()[1])
+    # permessage-deflate stays off: telemetry frames are ~400 bytes of JSON, so compression saves
+    # little on the wire but costs one deflate per frame per client in the event loop, which at
+    # 20 drones x 10 Hz x 100 clients is what pushed the fan-out p99 past 100 ms (bench/telemetry_fanout.py).
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on",
-                            ws_ping_interval=20.0, ws_ping_timeout=20.0, timeout_graceful_shutdown=5)
+                            ws_ping_interval=20.0, ws_ping_timeout=20.0, timeout_graceful_shutdown=5,
+                            ws_per_message_deflate=False)
     server = uvicorn.Server(config)
     # The caller owns signal handling (the CLI turns Ctrl-C into leaving this block).
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]

@@ -139,3 +139,11 @@ async def test_dead_client_is_cleaned_up(live: Live) -> None:
     assert "dronectl_ws_clients 0.0" in (await live.client.get("/metrics")).text
 
 
+
+
+async def test_permessage_deflate_not_negotiated(live: Live) -> None:
+    # websockets offers permessage-deflate as browsers do; the server must decline it (each frame
+    # would otherwise be compressed once per client in the event loop: see api/server.py).
+    async with connect(f"{live.ws_url}?token={TOKENS['dispatcher']}") as ws:
+        assert "permessage-deflate" not in (ws.response.headers.get("Sec-WebSocket-Extensions") or "")
+        assert json.loads(await ws.recv())["type"] == "hello"
