@@ -350,6 +350,10 @@ def _event_line(f: dict[str, Any]) -> str | None:
         return f"{ts} {f['drone']}: link {f['link']}"
     if k == "low_battery":
         return f"{ts} {f['drone']}: low battery {f['battery_pct']:.0f}%"
+    if k == "landed_away":
+        where = "position unknown" if f.get("lat_deg") is None else (
+            f"at {f['lat_deg']:.6f}, {f['lon_deg']:.6f}, {f['dist_from_base_m']:.0f} m from base")
+        return f"{ts} {f['drone']}: LANDED AWAY FROM BASE ({where}), mission {f['mission_id']}"
     if k == "incident_updated":
         return f"{ts} incident {f['incident']}: {f['status']}"
     if k == "report_received":

@@ -71,3 +71,15 @@ async def test_auto_incident_goes_back_to_the_queue_and_another_drone_takes_it(t
         lat, lon, _ = gw.homes["jati-1"]
         gw.update("jati-1", lat_deg=lat, lon_deg=lon)
         assert svc.dispatcher.availability("jati-1") == (True, None)
+
+
+def test_watch_prints_where_a_drone_came_down() -> None:
+    from dronectl.cli import _event_line
+
+    ev = LandedAway(drone="kudus-1", mission_id=7, incident=3, lat_deg=-6.8070123, lon_deg=110.85, dist_from_base_m=912.4,
+                    battery_pct=6.0, state="en_route")
+    line = _event_line(ev.to_json())
+    assert line is not None and "kudus-1" in line and "-6.807012, 110.850000" in line and "912 m" in line
+    unknown = LandedAway(drone="jati-1", mission_id=8, incident=4, lat_deg=None, lon_deg=None, dist_from_base_m=None,
+                         battery_pct=None, state="on_scene")
+    assert "position unknown" in (_event_line(unknown.to_json()) or "")
