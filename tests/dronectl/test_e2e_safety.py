@@ -9,13 +9,20 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from dronectl.config import Category
 from missions.geodesy import distance_m
-from tests.dronectl.e2e_support import Controller, Stack, WsRecorder, e2e_stack, run_controller, wait_until
+from tests.dronectl.e2e_support import (
+    Controller,
+    Stack,
+    WsRecorder,
+    bearer,
+    e2e_stack,
+    run_controller,
+    wait_until,
+)
 from tests.dronectl.safety_support import near_limit_target
 
 pytestmark = [pytest.mark.flight, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -37,6 +44,13 @@ async def _battery_seen(c: Controller, drone_id: str) -> float:
     pct = d["telemetry"]["battery_pct"]
     assert pct is not None
     return float(pct)
+
+
+def json_text(c: Controller, incident_id: int) -> str:
+    """The stored (machine) reason of an incident: code and parameters."""
+    inc = c.service.store.incident(incident_id)
+    assert inc is not None
+    return str(inc["reason"])
 
 
 async def test_report_near_the_reserve_lands_home_above_it_and_one_beyond_is_not_dispatched(tmp_path: Path) -> None:
@@ -94,13 +108,6 @@ async def test_report_near_the_reserve_lands_home_above_it_and_one_beyond_is_not
             assert again["mission_id"] is None and again["status"] in ("queued", "unreachable"), again
 
 
-def json_text(c: Controller, incident_id: int) -> str:
-    """The stored (machine) reason of an incident: code and parameters."""
-    inc = c.service.store.incident(incident_id)
-    assert inc is not None
-    return str(inc["reason"])
-
-
 async def test_forced_landing_away_from_home_fails_mission_and_keeps_incident_open(tmp_path: Path) -> None:
     quick = {"crime": {"hover_s": 30.0, "alt_m": 40.0}}
     with e2e_stack(tmp_path, speedup=SPEEDUP, on_scene=quick) as stack:
@@ -125,7 +132,7 @@ async def test_forced_landing_away_from_home_fails_mission_and_keeps_incident_op
                 assert m["state"] == "failed" and m["reason_code"] == "landed_away_from_home", m
                 assert "m dari pangkalan" in m["reason"]  # rendered, Indonesian by default
                 en = (await c.client.get(f"/api/missions/{first}",
-                                         headers={**_auth(), "Accept-Language": "en"})).json()
+                                         headers={**bearer("dispatcher"), "Accept-Language": "en"})).json()
                 assert "landed away from its base" in en["reason"]
                 # Where to recover it, on the WS.
                 await wait_until(lambda: any(f["mission_id"] == first for f in ws.of_type("landed_away")),
@@ -164,9 +171,3 @@ async def test_forced_landing_away_from_home_fails_mission_and_keeps_incident_op
                 assert inc["status"] == "pending" and inc["mission_id"] == second
                 third = [k for k in range(len(stack.fleet)) if k not in (i1, i2)][0]
                 assert not stack.fleet.state(third).armed
-
-
-def _auth() -> dict[str, Any]:
-    from tests.dronectl.e2e_support import bearer
-
-    return bearer("dispatcher")

@@ -76,8 +76,8 @@ async def test_auto_incident_goes_back_to_the_queue_and_another_drone_takes_it(t
 def test_watch_prints_where_a_drone_came_down() -> None:
     from dronectl.cli import _event_line
 
-    ev = LandedAway(drone="kudus-1", mission_id=7, incident=3, lat_deg=-6.8070123, lon_deg=110.85, dist_from_base_m=912.4,
-                    battery_pct=6.0, state="en_route")
+    ev = LandedAway(drone="kudus-1", mission_id=7, incident=3, lat_deg=-6.8070123, lon_deg=110.85,
+                    dist_from_base_m=912.4, battery_pct=6.0, state="en_route")
     line = _event_line(ev.to_json())
     assert line is not None and "kudus-1" in line and "-6.807012, 110.850000" in line and "912 m" in line
     unknown = LandedAway(drone="jati-1", mission_id=8, incident=4, lat_deg=None, lon_deg=None, dist_from_base_m=None,
