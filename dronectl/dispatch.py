@@ -723,7 +723,7 @@ class Dispatcher:
         try:
             plan = self.planner.plan(self.settings.drone(run.drone_id), (lat_deg, lon_deg), Category(inc["category"]),
                                      battery_pct=t.battery_pct if t.battery_pct is not None else 0.0,
-                                     start=(t.lat_deg, t.lon_deg), in_air=True)
+                                     start=(t.lat_deg, t.lon_deg), in_air=True, start_alt_m=t.alt_rel_m)
         except Infeasible as e:
             raise DispatchError("redirect_infeasible", reason={"code": e.code, **e.params}) from None
         await self._command(run, "upload_mission", self.gateway.upload_mission(run.drone_id, plan.items))

@@ -154,9 +154,21 @@ class Planner:
         return any(self.serves(b.id, lat_deg, lon_deg)[0] for b in self.settings.bases)
 
     # -- planning --------------------------------------------------------------------------------
-    def _route(self, start: tuple[float, float], goal: tuple[float, float], end_alt_m: float) -> Route:
+    def _route(self, start: tuple[float, float], goal: tuple[float, float], end_alt_m: float, *,
+               start_alt_m: float | None = None) -> Route:
+        """Legal route; ``start_alt_m`` set means the drone is already flying there.
+
+        An airborne drone may have drifted into a zone's safety margin (GPS drift near an edge):
+        it then leaves the margin by the shortest way first (``start_policy="escape"``) instead of
+        being refused; a drone inside a zone itself is still refused (a violation already happened
+        and needs the operator, not an automatic plan).
+        """
         f = self.settings.flight
         try:
+            if start_alt_m is not None:
+                return plan_route(start, goal, self.airspace, margin_m=f.margin_m, cruise_alt_m=f.cruise_alt_m,
+                                  onscene_alt_m=end_alt_m, start_alt_m=max(0.0, start_alt_m),
+                                  start_policy="escape")
             return plan_route(start, goal, self.airspace, margin_m=f.margin_m, cruise_alt_m=f.cruise_alt_m,
                               onscene_alt_m=end_alt_m)
         except NoRouteError as e:
@@ -172,6 +184,7 @@ class Planner:
         start: tuple[float, float] | None = None,
         in_air: bool = False,
         scene: tuple[float, float] | None = None,
+        start_alt_m: float | None = None,
     ) -> Plan:
         """Plan ``drone`` from ``start`` (default: its base) to ``target`` and home.
 
@@ -191,7 +204,8 @@ class Planner:
                              radius_km=round(radius / 1000, 1))
         onscene = s.on_scene[category]
         scene = scene if scene is not None else self.scene_point(*target)
-        out = self._route(start, scene, onscene.alt_m)
+        out = self._route(start, scene, onscene.alt_m,
+                          start_alt_m=(start_alt_m if start_alt_m is not None else f.cruise_alt_m) if in_air else None)
 
         # The drone's cruise speed is commanded in the mission (a DO_CHANGE_SPEED after the first
         # item): PX4's own default (MPC_XY_CRUISE, 5 m/s) would make every ETA wrong.
