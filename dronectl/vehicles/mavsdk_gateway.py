@@ -994,6 +994,9 @@ class MavsdkGateway:
     async def _on_connected(self, d: _Drone, epoch: int) -> None:
         """On every (re)connection: stream rates, then set and confirm the safety parameters."""
         await self._set_rates(d)
+        # A parameter the vehicle keeps refusing is retried with a growing pause (1, 2, 4, 8 s):
+        # soon enough to notice a fix, without a warning in the log every second for ever.
+        retry_s = 1.0
         while d.connect_epoch == epoch and not self._closed:
             try:
                 confirmed = await self._apply_params(d)
@@ -1008,7 +1011,12 @@ class MavsdkGateway:
                 d.params_ok = confirmed
                 self._changed(d)
                 self._publish(d)
-            await asyncio.sleep(_PARAM_RECHECK_S if confirmed else 1.0)
+            if confirmed:
+                retry_s = 1.0
+                await asyncio.sleep(_PARAM_RECHECK_S)
+            else:
+                await asyncio.sleep(retry_s)
+                retry_s = min(retry_s * 2.0, 8.0)
 
     async def _apply_params(self, d: _Drone) -> bool:
         """Read each safety parameter; set the ones that differ; read them back.
