@@ -63,13 +63,15 @@ class Event:
     time_us: int = field(default_factory=now_us)
     seq: int = 0  # set by the bus at publication
 
+    # Subscription filters read these; events carry them as ``drone`` / ``incident`` fields (the
+    # names on the wire), and an event without such a field concerns no drone / incident.
     @property
-    def drone_id(self) -> str | None:  # for subscription filters
-        return None
+    def drone_id(self) -> str | None:
+        return getattr(self, "drone", None)
 
     @property
     def incident_id(self) -> int | None:
-        return None
+        return getattr(self, "incident", None)
 
     def to_json(self) -> dict[str, Any]:
         body = {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
@@ -87,10 +89,6 @@ class TelemetryUpdated(Event):
     def drone_id(self) -> str | None:
         return self.telemetry.drone_id
 
-    @property
-    def incident_id(self) -> int | None:
-        return self.incident
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReportReceived(Event):
@@ -98,10 +96,6 @@ class ReportReceived(Event):
     report_id: int
     incident: int
     merged: bool
-
-    @property
-    def incident_id(self) -> int | None:
-        return self.incident
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -111,10 +105,6 @@ class IncidentUpdated(Event):
     status: str
     reason: str | None = None
     mission_id: int | None = None
-
-    @property
-    def incident_id(self) -> int | None:
-        return self.incident
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -127,14 +117,6 @@ class MissionStateChanged(Event):
     to_state: str
     reason: str | None = None
 
-    @property
-    def drone_id(self) -> str | None:
-        return self.drone
-
-    @property
-    def incident_id(self) -> int | None:
-        return self.incident
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LinkChanged(Event):
@@ -144,14 +126,6 @@ class LinkChanged(Event):
     mission_id: int | None = None
     incident: int | None = None
 
-    @property
-    def drone_id(self) -> str | None:
-        return self.drone
-
-    @property
-    def incident_id(self) -> int | None:
-        return self.incident
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LowBattery(Event):
@@ -160,14 +134,6 @@ class LowBattery(Event):
     battery_pct: float
     mission_id: int | None = None
     incident: int | None = None
-
-    @property
-    def drone_id(self) -> str | None:
-        return self.drone
-
-    @property
-    def incident_id(self) -> int | None:
-        return self.incident
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -183,14 +149,6 @@ class LandedAway(Event):
     dist_from_base_m: float | None
     battery_pct: float | None
     state: str  # the mission state it was in when it came down
-
-    @property
-    def drone_id(self) -> str | None:
-        return self.drone
-
-    @property
-    def incident_id(self) -> int | None:
-        return self.incident
 
 
 class SubscriberDropped(Exception):
