@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from missions.errors import MissionError
 from missions.geofence import FenceCircle, FencePolygon, Geofence
 from missions.items import MavlinkItem, MissionType
-from tests.missions.test_mission_strategies import geofences
+from tests.missions.strategies import geofences
 
 SQUARE = ((-6.77, 110.81), (-6.77, 110.88), (-6.83, 110.88), (-6.83, 110.81))
 

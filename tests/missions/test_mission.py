@@ -26,7 +26,7 @@ from missions.mission import (
     SetRoi,
     Takeoff,
 )
-from tests.missions.test_mission_strategies import item_key, mission_items, missions_
+from tests.missions.strategies import item_key, mission_items, missions_
 
 KUDUS = (-6.8048, 110.8405)  # town centre, approximate
 PATI = (-6.7550, 111.0380)  # approximate

@@ -23,7 +23,7 @@ from missions.mission import (
     Takeoff,
 )
 from missions.qgc import dumps_plan, load_plan, loads_plan, plan_from_dict, plan_to_dict, save_plan
-from tests.missions.test_mission_strategies import item_key, missions_
+from tests.missions.strategies import item_key, missions_
 
 DATA = Path(__file__).parent / "data"
 TYPICAL = DATA / "qgc_typical_px4.plan"

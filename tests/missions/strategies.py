@@ -1,7 +1,4 @@
-"""Hypothesis strategies for mission values (shared by the mission, QGC and geofence tests).
-
-Named ``test_mission_*`` only so that it sits with the files it serves; it holds no tests.
-"""
+"""Hypothesis strategies for mission values (shared by the mission, QGC and geofence tests)."""
 
 from __future__ import annotations
 
