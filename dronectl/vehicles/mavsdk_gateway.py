@@ -487,13 +487,7 @@ class MavsdkGateway:
         ------
         NotConnected, CommandRejected, CommandTimeout
         """
-
-        async def run(d: _Drone) -> None:
-            assert d.action is not None
-            await d.action.hold()
-            await self._wait_mode(d, "hold", {FlightMode.HOLD})
-
-        await self._command(drone_id, "hold", run)
+        await self._mode_command(drone_id, "hold", {FlightMode.HOLD})
 
     async def goto(self, drone_id: str, lat_deg: float, lon_deg: float, alt_amsl_m: float) -> None:
         """Fly to a point and hold there (MAV_CMD_DO_REPOSITION, altitude AMSL).
@@ -517,15 +511,9 @@ class MavsdkGateway:
         ------
         NotConnected, CommandRejected, CommandTimeout
         """
-
-        async def run(d: _Drone) -> None:
-            assert d.action is not None
-            await d.action.return_to_launch()
-            await self._wait_mode(
-                d, "return_to_launch", {FlightMode.RETURN_TO_LAUNCH, FlightMode.LAND}
-            )
-
-        await self._command(drone_id, "return_to_launch", run)
+        await self._mode_command(
+            drone_id, "return_to_launch", {FlightMode.RETURN_TO_LAUNCH, FlightMode.LAND}
+        )
 
     async def land(self, drone_id: str) -> None:
         """Land where the drone is; returns once LAND mode is reported.
@@ -534,13 +522,17 @@ class MavsdkGateway:
         ------
         NotConnected, CommandRejected, CommandTimeout
         """
+        await self._mode_command(drone_id, "land", {FlightMode.LAND})
+
+    async def _mode_command(self, drone_id: str, action: str, modes: set[FlightMode]) -> None:
+        """Call the Action plugin's ``action`` (hold, land, ...) and wait for one of ``modes``."""
 
         async def run(d: _Drone) -> None:
             assert d.action is not None
-            await d.action.land()
-            await self._wait_mode(d, "land", {FlightMode.LAND})
+            await getattr(d.action, action)()
+            await self._wait_mode(d, action, modes)
 
-        await self._command(drone_id, "land", run)
+        await self._command(drone_id, action, run)
 
     async def follow_target(
         self, drone_id: str, lat_deg: float, lon_deg: float, alt_amsl_m: float
