@@ -75,6 +75,7 @@ from _dronectl_bench import (  # noqa: E402
     ring_points,
     temp_dir,
     write_ready,
+    wait_for,
 )
 
 BENCH = Path(__file__).resolve().parent
@@ -262,16 +263,6 @@ async def clients_main(args: argparse.Namespace) -> None:
 
 # -- the driver -----------------------------------------------------------------------------------
 
-def wait_for(pred: Any, timeout_s: float, what: str, poll_s: float = 0.25) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout_s:g} s waiting for {what}")
-        time.sleep(poll_s)
-
 
 def run(args: argparse.Namespace) -> int:
     import httpx
@@ -316,7 +307,7 @@ def run(args: argparse.Namespace) -> int:
                     r.raise_for_status()
                     return list(r.json()["drones"])
 
-                wait_for(lambda: all(d["available"] for d in drones_json()), 180, "every drone available")
+                wait_for(lambda: all(d["available"] for d in drones_json()), 180, "every drone available", poll_s=0.25)
                 missions = []
                 for i, (lat, lon) in enumerate(points):
                     r = http.post("/api/reports", headers=INTEGRATION, json={
@@ -330,7 +321,7 @@ def run(args: argparse.Namespace) -> int:
                 def states() -> list[str]:
                     return [http.get(f"/api/missions/{m}", headers=DISPATCHER).json()["state"] for m in missions]
 
-                wait_for(lambda: all(s == "en_route" for s in states()), 120, "every drone en route")
+                wait_for(lambda: all(s == "en_route" for s in states()), 120, "every drone en route", poll_s=0.25)
                 print(f"{len(missions)} missions en route; starting clients", flush=True)
                 ws_url = url.replace("http://", "ws://") + "/api/telemetry"
                 for n_clients in counts:
