@@ -137,21 +137,8 @@ async def _mission_then_rtl(f: Flight) -> None:
     await f.action.set_return_to_launch_altitude(12.0)
     await f.mission.upload_mission(plan)
     assert len((await f.mission.download_mission()).mission_items) == 3
-    seen: list[int] = []
-
-    async def record() -> None:
-        async for p in f.mission.subscribe_mission_progress():
-            if not seen or seen[-1] != p.current:
-                seen.append(p.current)
-    task = asyncio.get_running_loop().create_task(record())
-    try:
-        await f.action.arm()
-        await f.mission.start_mission()
-        await f.wait_until(f.mission.is_mission_finished, 180, "done with the mission")
-        await f.wait_until_landed(180)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+    seen = [current for current, _ in await f.fly_mission(180, settle_s=0.0)]
+    await f.wait_until_landed(180)
     assert seen == sorted(seen) and {1, 2, 3} <= set(seen), seen
     p = await f.tel.position()
     assert distance_m(p.latitude_deg, p.longitude_deg, lat0, lon0) < 2.0

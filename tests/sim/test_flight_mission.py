@@ -3,7 +3,6 @@ by item to the end, then RTL lands within 2 m of home; also at speed-up 10."""
 
 from __future__ import annotations
 
-import asyncio
 import math
 
 import pytest
@@ -41,24 +40,9 @@ async def _fly_mission(f: Flight, plan: MissionPlan, timeout_s: float) -> list[i
     downloaded = await f.mission.download_mission()
     _same_items(plan.mission_items, downloaded.mission_items)
 
-    seen: list[int] = []
-
-    async def record() -> None:
-        async for p in f.mission.subscribe_mission_progress():
-            assert p.total == len(plan.mission_items)
-            if not seen or seen[-1] != p.current:
-                seen.append(p.current)
-
-    task = asyncio.get_running_loop().create_task(record())
-    try:
-        await f.action.arm()
-        await f.mission.start_mission()
-        await f.wait_until(f.mission.is_mission_finished, timeout_s, "done with the mission")
-        await asyncio.sleep(0.2)  # let the last progress update reach the recorder
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-    return seen
+    progress = await f.fly_mission(timeout_s)
+    assert {total for _, total in progress} == {len(plan.mission_items)}, progress
+    return [current for current, _ in progress]
 
 
 def _assert_item_by_item(seen: list[int], n: int) -> None:

@@ -121,22 +121,7 @@ async def test_scenario_mission_progress_then_rtl_home(launch) -> None:
         got = await f.mission.download_mission()
         assert [(round(i.latitude_deg, 7), round(i.longitude_deg, 7)) for i in got.mission_items] == \
             [(round(i.latitude_deg, 7), round(i.longitude_deg, 7)) for i in items]
-        seen: list[int] = []
-
-        async def record() -> None:
-            async for p in f.mission.subscribe_mission_progress():
-                if not seen or seen[-1] != p.current:
-                    seen.append(p.current)
-
-        task = asyncio.get_running_loop().create_task(record())
-        try:
-            await f.action.arm()
-            await f.mission.start_mission()
-            await f.wait_until(f.mission.is_mission_finished, 300, "done with the mission")
-            await asyncio.sleep(0.3)
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        seen = [current for current, _ in await f.fly_mission(300, settle_s=0.3)]
         assert seen == sorted(seen) and {1, 2, 3} <= set(seen)
         await f.wait_until_landed(300)
         p = await f.tel.position()

@@ -160,6 +160,31 @@ class Flight:
         else:
             await self.mission_raw.upload_mission(list(plan))
 
+    async def fly_mission(self, timeout_s: float, *, settle_s: float = 0.2) -> list[tuple[int, int]]:
+        """Arm, start the uploaded mission and record MAVSDK's progress until it is finished.
+
+        Returns each distinct ``(current, total)`` in the order seen; the caller asserts on them
+        (an assertion inside the recording task would be lost when the task is cancelled).
+        ``settle_s`` lets the last progress update reach the recorder.
+        """
+        seen: list[tuple[int, int]] = []
+
+        async def record() -> None:
+            async for p in self.mission.subscribe_mission_progress():
+                if not seen or seen[-1] != (p.current, p.total):
+                    seen.append((p.current, p.total))
+
+        task = asyncio.get_running_loop().create_task(record())
+        try:
+            await self.action.arm()
+            await self.mission.start_mission()
+            await self.wait_until(self.mission.is_mission_finished, timeout_s, "done with the mission")
+            await asyncio.sleep(settle_s)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        return seen
+
     async def arm_and_takeoff(self, timeout_s: float = 60.0) -> None:
         await self.action.arm()
         await self.action.takeoff()
