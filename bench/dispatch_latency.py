@@ -65,12 +65,14 @@ from _dronectl_bench import (  # noqa: E402
     print_table,
     ring_points,
     temp_dir,
+    wait_for,
 )
 
 os.environ.setdefault("MAVLINK20", "1")
 import httpx  # noqa: E402
 from pymavlink import mavutil  # noqa: E402
 
+from dronectl.demo import link_loss_timeout_for  # noqa: E402
 from sim import ControlClient, free_udp_port  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
@@ -235,16 +237,6 @@ class BareGcs:
             time.sleep(0.05)
 
 
-def wait_for(pred: Callable[[], Any], timeout_s: float, what: str, poll_s: float = 0.02) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout_s:g} s waiting for {what}")
-        time.sleep(poll_s)
-
 
 def run(args: argparse.Namespace) -> int:
     n_reports = 5 if args.quick else args.reports
@@ -256,7 +248,7 @@ def run(args: argparse.Namespace) -> int:
         index_of = {d.drone_id: i for i, d in enumerate(drones)}
         base_of = {d.drone_id: d.base for d in drones}
         bare_index = {"hq": 3, "jati": 4}
-        settings = bench_settings(tmp, drones, rate_hz=5.0, link_loss_timeout_s=min(300.0, max(10.0, 5.0 * k)),
+        settings = bench_settings(tmp, drones, rate_hz=5.0, link_loss_timeout_s=link_loss_timeout_for(5.0, k),
                                   min_launch_battery_pct=60.0)
         (tmp / "settings.json").write_text(settings.model_dump_json())
         homes = [d.home for d in drones] + [HQ, JATI]

@@ -31,6 +31,7 @@ from websockets.exceptions import ConnectionClosed
 from dronectl.api import create_app
 from dronectl.api.server import serve_app
 from dronectl.config import Settings, load_settings
+from dronectl.demo import link_loss_timeout_for
 from dronectl.gateway import DroneLink, LinkState, SafetyParams, Telemetry
 from dronectl.vehicles.mavsdk_gateway import MavsdkGateway
 from missions.geodesy import destination, distance_m
@@ -165,9 +166,10 @@ def safety_for(speedup: float, **overrides: float) -> SafetyParams:
 
     MAVSDK sends its GCS heartbeat once per *wall* second, which a vehicle running K times faster
     sees once every K simulated seconds; the link-loss timeout (simulated seconds) must leave
-    room for that, or the failsafe fires between two heartbeats. 5 wall seconds here.
+    room for that, or the failsafe fires between two heartbeats. 5 wall seconds here, scaled as
+    the demo scales it.
     """
-    values: dict[str, float] = {"com_dl_loss_t_s": min(300.0, max(10.0, 5.0 * speedup))}
+    values: dict[str, float] = {"com_dl_loss_t_s": link_loss_timeout_for(5.0, speedup)}
     values.update(overrides)
     return SafetyParams(**values)  # type: ignore[arg-type]
 
